@@ -1,0 +1,80 @@
+import { z } from "zod";
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce.number().int(`must be a whole number`).min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
+
+const optionalUrl = (protocols: string[]) =>
+  z
+    .string()
+    .trim()
+    .transform((value) => (value === "" ? undefined : value))
+    .refine(
+      (value) => value === undefined || protocols.some((p) => value.startsWith(`${p}://`)),
+      `must be a URL starting with ${protocols.map((p) => `${p}://`).join(" or ")}`,
+    )
+    .optional();
+
+/** Every setting the server reads, its default and what is allowed. README's "Configuration" mirrors this. */
+const schema = z.object({
+  PORT: int(0, 65535).default(4000),
+  HOST: z.string().min(1).default("127.0.0.1"),
+  DATABASE_URL: optionalUrl(["postgres", "postgresql"]),
+  DATA_DIR: z.string().min(1).default("./data"),
+  REDIS_URL: optionalUrl(["redis", "rediss"]),
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+  TRACE_OUTPUT_CAP_BYTES: int(256).default(32768),
+  TOOL_INPUT_MAX_BYTES: int(1024).default(262144),
+  SNAPSHOT_STATE_MAX_BYTES: int(1024).default(4194304),
+  SNAPSHOT_RETENTION: int(1).default(100),
+  ABANDON_RUNNING_AFTER_SECONDS: int(1).default(3600),
+  SWEEP_INTERVAL_SECONDS: int(1).default(60),
+  MAX_PAGE_SIZE: int(1, 10000).default(500),
+  MAX_BATCH_ITEMS: int(1, 100000).default(1000),
+  MAX_QUERY_DEPTH: int(2, 100).default(15),
+  MAX_BODY_BYTES: int(1024).default(8 * 1024 * 1024),
+  WS_MAX_PAYLOAD_BYTES: int(1024).default(8 * 1024 * 1024),
+  /** Test switch: hold the migration lock this long, so a race can be observed. */
+  TRACEDECK_TEST_MIGRATION_LOCK_HOLD_MS: int(0, 60000).default(0),
+});
+
+export type Config = z.infer<typeof schema>;
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const picked = Object.fromEntries(
+    Object.keys(schema.shape).map((key) => [key, env[key] === "" ? undefined : env[key]]),
+  );
+  const parsed = schema.safeParse(picked);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? "config");
+      return `${name}=${JSON.stringify(env[name] ?? "")}: ${issue.message}`;
+    });
+    throw new ConfigError(`Invalid configuration:\n  ${lines.join("\n  ")}`);
+  }
+  return parsed.data;
+}
+
+/** The limits the services enforce, taken from the configuration. */
+export interface Limits {
+  traceOutputCapBytes: number;
+  toolInputMaxBytes: number;
+  snapshotStateMaxBytes: number;
+  snapshotRetention: number;
+  maxBatchItems: number;
+}
+
+export function limitsFrom(config: Config): Limits {
+  return {
+    traceOutputCapBytes: config.TRACE_OUTPUT_CAP_BYTES,
+    toolInputMaxBytes: config.TOOL_INPUT_MAX_BYTES,
+    snapshotStateMaxBytes: config.SNAPSHOT_STATE_MAX_BYTES,
+    snapshotRetention: config.SNAPSHOT_RETENTION,
+    maxBatchItems: config.MAX_BATCH_ITEMS,
+  };
+}
+
+export const defaultLimits: Limits = limitsFrom(loadConfig({}));

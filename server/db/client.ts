@@ -1,0 +1,101 @@
+import { join, resolve } from "node:path";
+import { PGlite } from "@electric-sql/pglite";
+import { PrismaPg } from "@prisma/adapter-pg";
+import { PrismaPGlite } from "pglite-prisma-adapter";
+import pg from "pg";
+import { PrismaClient } from "./generated/prisma/client.js";
+import { lockDataDir } from "./data-dir-lock.js";
+import type { SqlConnection } from "./sql-connection.js";
+
+export type DatabaseKind = "pglite" | "postgresql";
+
+export interface Database {
+  kind: DatabaseKind;
+  prisma: PrismaClient;
+  /** A dedicated connection for migrations and health checks (PGlite has only one). */
+  openSqlConnection(): Promise<SqlConnection>;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  databaseUrl?: string;
+  dataDir: string;
+}
+
+// Short interactive transactions only; PGlite serialises them on one connection.
+const transactionOptions = { maxWait: 10_000, timeout: 30_000 };
+
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  if (options.databaseUrl) return openPostgres(options.databaseUrl);
+  return openPglite(options.dataDir);
+}
+
+function openPostgres(connectionString: string): Database {
+  const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString }), transactionOptions });
+  return {
+    kind: "postgresql",
+    prisma,
+    async openSqlConnection() {
+      const client = new pg.Client({ connectionString });
+      await client.connect();
+      return {
+        async query<T>(sql: string, params: unknown[] = []) {
+          return (await client.query(sql, params)).rows as T[];
+        },
+        async exec(sql: string) {
+          await client.query(sql);
+        },
+        async close() {
+          await client.end();
+        },
+      };
+    },
+    async close() {
+      await prisma.$disconnect();
+    },
+  };
+}
+
+async function openPglite(dataDir: string): Promise<Database> {
+  const lock = lockDataDir(dataDir);
+  let db: PGlite;
+  try {
+    db = await PGlite.create(join(resolve(dataDir), "pglite"));
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(db), transactionOptions });
+  return {
+    kind: "pglite",
+    prisma,
+    async openSqlConnection() {
+      return {
+        async query<T>(sql: string, params: unknown[] = []) {
+          return (await db.query<T>(sql, params)).rows;
+        },
+        async exec(sql: string) {
+          await db.exec(sql);
+        },
+        async close() {},
+      };
+    },
+    async close() {
+      await prisma.$disconnect();
+      await db.close();
+      lock.release();
+    },
+  };
+}
+
+let current: PrismaClient | undefined;
+
+/** The process's Prisma client, opened at start-up (settable for tests). Pothos reads it lazily. */
+export function getPrisma(): PrismaClient {
+  if (!current) throw new Error("The database is not open yet: call setPrisma() after openDatabase()");
+  return current;
+}
+
+export function setPrisma(client: PrismaClient | undefined): void {
+  current = client;
+}

@@ -1,0 +1,20 @@
+/** The little a migration or a health check needs of a connection, on pg and on PGlite alike. */
+export interface SqlConnection {
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  /** Runs a multi-statement script. */
+  exec(sql: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+import type { PrismaClient } from "./generated/prisma/client.js";
+
+/** The Prisma client's pool as a SqlConnection: for reads such as the health check. */
+export function prismaSql(prisma: PrismaClient): SqlConnection {
+  return {
+    query: <T>(sql: string, params: unknown[] = []) => prisma.$queryRawUnsafe<T[]>(sql, ...params),
+    exec: async (sql: string) => {
+      await prisma.$executeRawUnsafe(sql);
+    },
+    close: async () => {},
+  };
+}

@@ -1,0 +1,160 @@
+import { createHash, randomUUID } from "node:crypto";
+import stringify from "safe-stable-stringify";
+import { z } from "zod";
+import type { AgentSnapshotRevision } from "../db/generated/prisma/client.js";
+import { ConflictError, NotFoundError } from "../errors.js";
+import type { ServiceDeps } from "./deps.js";
+import { type ChatWrite, writeChats } from "./chat-writes.js";
+import { boundedJson, count, jsonBytes, optional, parseInput, uuid } from "./validation.js";
+
+/** Keys whose values never belong in a saved state: a snapshot is shown to every viewer. */
+const SECRET_KEY = /^(api[_-]?key|secret|client[_-]?secret|password|passwd|access[_-]?token|refresh[_-]?token|auth[_-]?token|authorization|bearer)$/i;
+export const REDACTED = "[redacted]";
+
+/** A copy of the state with secret-looking values replaced, so a restore never hands one out. */
+export function redactSecrets(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(redactSecrets);
+  if (value && typeof value === "object") {
+    return Object.fromEntries(
+      Object.entries(value).map(([key, child]) => [
+        key,
+        SECRET_KEY.test(key) && typeof child === "string" && child !== "" ? REDACTED : redactSecrets(child),
+      ]),
+    );
+  }
+  return value;
+}
+
+const stateHash = (state: unknown) => createHash("sha256").update(stringify(state) ?? "null").digest("hex");
+
+export interface RestoreResult {
+  revision: AgentSnapshotRevision;
+  /** The turn the agent continues with. */
+  nextTurn: number;
+  /** The new session the restore started. */
+  sessionId: string;
+}
+
+export function createSnapshotService(deps: ServiceDeps) {
+  const { prisma, limits } = deps;
+
+  const saveInput = z.object({
+    chatId: uuid,
+    /** Defaults to the chat's open turn; an explicit turn may skip ahead but never go back. */
+    turn: optional(count.min(1, "must be at least 1")),
+    sessionId: optional(uuid),
+    state: boundedJson(limits.snapshotStateMaxBytes, "state")
+      .refine((state) => state !== null && typeof state === "object" && !Array.isArray(state), "must be a JSON object")
+      .transform(redactSecrets),
+  });
+
+  /** Deletes the oldest revisions beyond the retention, never the current one. */
+  async function prune(w: ChatWrite, chatId: string, currentId: string): Promise<void> {
+    const doomed = await w.tx.agentSnapshotRevision.findMany({
+      where: { chatId, id: { not: currentId } },
+      orderBy: { turn: "desc" },
+      skip: limits.snapshotRetention - 1,
+      select: { id: true },
+    });
+    if (doomed.length === 0) return;
+    await w.tx.agentSnapshotRevision.deleteMany({ where: { id: { in: doomed.map((r) => r.id) } } });
+    for (const { id } of doomed) w.events.add(chatId, "snapshot_deleted", id);
+  }
+
+  return {
+    /**
+     * Saves the state at a turn boundary: a new revision, the head upserted to point at it, and the
+     * chat's next turn moved past it. Saving the same state for an already saved turn is a no-op.
+     */
+    async save(input: z.input<typeof saveInput>): Promise<AgentSnapshotRevision> {
+      const d = parseInput(saveInput, input);
+      return writeChats(deps, [d.chatId], async (w) => {
+        const chat = w.chats.get(d.chatId)!;
+        const turn = d.turn ?? chat.nextTurn;
+        if (turn < chat.nextTurn) {
+          const existing = await w.tx.agentSnapshotRevision.findUnique({ where: { chatId_turn: { chatId: d.chatId, turn } } });
+          if (existing && stateHash(existing.state) === stateHash(d.state)) return existing;
+          throw new ConflictError(`turn ${turn} is closed: the chat's next turn is ${chat.nextTurn}`, "Chat", d.chatId);
+        }
+        const revision = await w.tx.agentSnapshotRevision.create({
+          data: {
+            id: randomUUID(),
+            chatId: d.chatId,
+            turn,
+            sessionId: d.sessionId ?? chat.currentSessionId,
+            state: d.state as object,
+            stateBytes: jsonBytes(d.state),
+            restoredFrom: chat.continuedFromTurn,
+          },
+        });
+        await w.tx.agentSnapshot.upsert({
+          where: { chatId: d.chatId },
+          create: { chatId: d.chatId, currentRevisionId: revision.id, turn },
+          update: { currentRevisionId: revision.id, turn, updatedAt: new Date() },
+        });
+        await w.tx.chat.update({ where: { id: d.chatId }, data: { nextTurn: turn + 1, continuedFromTurn: null } });
+        w.events.add(d.chatId, "snapshot_saved", revision.id);
+        await prune(w, d.chatId, revision.id);
+        return revision;
+      });
+    },
+
+    /** The chat's current revision, or null when nothing was saved. */
+    async loadCurrent(chatId: string): Promise<AgentSnapshotRevision | null> {
+      parseInput(z.object({ chatId: uuid }), { chatId });
+      const chat = await prisma.chat.findUnique({ where: { id: chatId }, select: { snapshot: { select: { currentRevision: true } } } });
+      if (!chat) throw new NotFoundError("Chat", chatId);
+      return chat.snapshot?.currentRevision ?? null;
+    },
+
+    /** Every kept revision of a chat, newest first. */
+    async listRevisions(chatId: string): Promise<AgentSnapshotRevision[]> {
+      parseInput(z.object({ chatId: uuid }), { chatId });
+      const chat = await prisma.chat.findUnique({ where: { id: chatId }, select: { id: true } });
+      if (!chat) throw new NotFoundError("Chat", chatId);
+      return prisma.agentSnapshotRevision.findMany({ where: { chatId }, orderBy: { turn: "desc" } });
+    },
+
+    /**
+     * Makes the revision of `turn` current and supersedes every revision after it (they stay
+     * restorable). A new session starts; the next saved turn records that it continued from `turn`.
+     */
+    async restore(input: { chatId: string; turn: number }): Promise<RestoreResult> {
+      const d = parseInput(z.object({ chatId: uuid, turn: count.min(1, "must be at least 1") }), input);
+      return writeChats(deps, [d.chatId], async (w) => {
+        const chat = w.chats.get(d.chatId)!;
+        const target = await w.tx.agentSnapshotRevision.findUnique({ where: { chatId_turn: { chatId: d.chatId, turn: d.turn } } });
+        if (!target) throw new NotFoundError("SnapshotRevision", `${d.chatId}/turn ${d.turn}`, `turn ${d.turn} of chat ${d.chatId} has no saved snapshot`);
+        const now = new Date();
+        const revision = await w.tx.agentSnapshotRevision.update({ where: { id: target.id }, data: { supersededAt: null } });
+        await w.tx.agentSnapshotRevision.updateMany({
+          where: { chatId: d.chatId, turn: { gt: d.turn }, supersededAt: null },
+          data: { supersededAt: now },
+        });
+        await w.tx.agentSnapshot.update({ where: { chatId: d.chatId }, data: { currentRevisionId: target.id, turn: d.turn, updatedAt: now } });
+        const sessionId = randomUUID();
+        await w.tx.chat.update({ where: { id: d.chatId }, data: { currentSessionId: sessionId, continuedFromTurn: d.turn } });
+        w.events.add(d.chatId, "snapshot_restored", target.id);
+        return { revision, nextTurn: chat.nextTurn, sessionId };
+      });
+    },
+
+    /** Deletes one revision. The current one cannot be deleted: restore another first. */
+    async deleteRevision(revisionId: string): Promise<AgentSnapshotRevision> {
+      parseInput(z.object({ revisionId: uuid }), { revisionId });
+      const found = await prisma.agentSnapshotRevision.findUnique({ where: { id: revisionId }, select: { chatId: true } });
+      if (!found) throw new NotFoundError("SnapshotRevision", revisionId);
+      return writeChats(deps, [found.chatId], async (w) => {
+        const revision = await w.tx.agentSnapshotRevision.findUnique({ where: { id: revisionId }, include: { head: true } });
+        if (!revision) throw new NotFoundError("SnapshotRevision", revisionId);
+        if (revision.head) throw new ConflictError(`revision ${revisionId} is the chat's current snapshot; restore another turn first`, "SnapshotRevision", revisionId);
+        await w.tx.agentSnapshotRevision.delete({ where: { id: revisionId } });
+        w.events.add(found.chatId, "snapshot_deleted", revisionId);
+        const { head: _head, ...row } = revision;
+        return row;
+      });
+    },
+  };
+}
+
+export type SnapshotService = ReturnType<typeof createSnapshotService>;

@@ -1,0 +1,308 @@
+import { createHash, randomUUID } from "node:crypto";
+import stringify from "safe-stable-stringify";
+import { z } from "zod";
+import type { ToolTrace } from "../db/generated/prisma/client.js";
+import type { TraceStatus } from "../db/generated/prisma/enums.js";
+import { ConflictError, NotFoundError, TracedeckError, ValidationError } from "../errors.js";
+import type { ServiceDeps } from "./deps.js";
+import { type ChatWrite, type LockedChat, writeChats } from "./chat-writes.js";
+import { type TokenCounts, isZero, tokensInput } from "./tokens.js";
+import { capOutput } from "./truncate.js";
+import { boundedJson, count, date, optional, parseInput, uuid } from "./validation.js";
+
+const label = (max: number) => z.string().min(1, "must not be empty").max(max, `must be at most ${max} characters`);
+
+function startShape(toolInputMaxBytes: number) {
+  return {
+    chatId: uuid,
+    sessionId: optional(uuid),
+    messageId: optional(label(512)),
+    toolCallId: optional(label(512)),
+    turnNumber: optional(count.min(1, "must be at least 1")),
+    toolName: label(256),
+    toolInput: boundedJson(toolInputMaxBytes, "toolInput").transform((v) => (v === undefined || v === null ? {} : v)),
+    startedAt: optional(date),
+  };
+}
+
+const finishShape = {
+  finishedAt: optional(date),
+  latencyMs: optional(count),
+  output: optional(z.string()),
+  error: optional(z.string()),
+  outcome: optional(label(256)),
+  /** Only the statuses a caller may claim; ok and error are derived from `error`. */
+  status: optional(z.enum(["timeout", "cancelled"], "must be timeout or cancelled")),
+  tokens: optional(tokensInput),
+};
+
+const finishTarget = z.union(
+  [z.object({ traceId: uuid }), z.object({ chatId: uuid, toolCallId: label(512) })],
+  "give traceId, or chatId with toolCallId",
+);
+
+function schemas(toolInputMaxBytes: number) {
+  const start = z.object(startShape(toolInputMaxBytes));
+  const record = z
+    .object({ ...startShape(toolInputMaxBytes), ...finishShape })
+    .superRefine((v, ctx) => {
+      if (v.startedAt && v.finishedAt && v.finishedAt < v.startedAt)
+        ctx.addIssue({ code: "custom", path: ["finishedAt"], message: "must not be before startedAt" });
+    });
+  const finish = z.object({ traceId: optional(uuid), chatId: optional(uuid), toolCallId: optional(label(512)), ...finishShape });
+  return { start, record, finish };
+}
+
+type Schemas = ReturnType<typeof schemas>;
+export type StartTraceInput = z.input<Schemas["start"]>;
+export type FinishTraceInput = z.input<Schemas["finish"]>;
+export type RecordTraceInput = z.input<Schemas["record"]>;
+type StartData = z.output<Schemas["start"]>;
+type FinishData = z.output<Schemas["record"]> | z.output<Schemas["finish"]>;
+
+const hash = (value: unknown) => createHash("sha256").update(stringify(value) ?? "null").digest("hex");
+
+/** What the client said at start: a retry with the same tool_call_id must say the same. */
+function startHashOf(d: StartData): string {
+  return hash({
+    sessionId: d.sessionId ?? null,
+    messageId: d.messageId ?? null,
+    turnNumber: d.turnNumber ?? null,
+    toolName: d.toolName,
+    toolInput: d.toolInput,
+    startedAt: d.startedAt?.toISOString() ?? null,
+  });
+}
+
+/** What the client said at finish; output by its hash before truncation. */
+function finishHashOf(d: FinishData, outputHash: string | null, tokens: TokenCounts | undefined): string {
+  return hash({
+    finishedAt: d.finishedAt?.toISOString() ?? null,
+    latencyMs: d.latencyMs ?? null,
+    output: outputHash,
+    error: d.error ?? null,
+    outcome: d.outcome ?? null,
+    status: d.status ?? null,
+    tokens: tokens ?? null,
+  });
+}
+
+export function createTraceService(deps: ServiceDeps) {
+  const { prisma, limits } = deps;
+  const s = schemas(limits.toolInputMaxBytes);
+
+  async function insertStart(w: ChatWrite, chat: LockedChat, d: StartData): Promise<ToolTrace> {
+    const startHash = startHashOf(d);
+    if (d.toolCallId) {
+      const existing = await w.tx.toolTrace.findUnique({ where: { chatId_toolCallId: { chatId: d.chatId, toolCallId: d.toolCallId } } });
+      if (existing) {
+        if (existing.startHash === startHash) return existing;
+        throw new ConflictError(`tool call ${d.toolCallId} was already started in this chat with different fields`, "ToolTrace", existing.id);
+      }
+    }
+    const trace = await w.tx.toolTrace.create({
+      data: {
+        id: randomUUID(),
+        chatId: d.chatId,
+        sessionId: d.sessionId ?? chat.currentSessionId,
+        messageId: d.messageId ?? null,
+        toolCallId: d.toolCallId ?? null,
+        turnNumber: d.turnNumber ?? chat.nextTurn,
+        toolName: d.toolName,
+        toolInput: d.toolInput as object,
+        startedAt: d.startedAt ?? new Date(),
+        startedAtFromClient: d.startedAt !== undefined,
+        startHash,
+      },
+    });
+    w.events.add(d.chatId, "trace_started", trace.id);
+    return trace;
+  }
+
+  /** Finishes a running (or abandoned) trace; an identical replay of a finish changes nothing. */
+  async function applyFinish(w: ChatWrite, trace: ToolTrace, d: FinishData): Promise<ToolTrace> {
+    const output = d.output === undefined ? undefined : capOutput(d.output, limits.traceOutputCapBytes);
+    const tokens = d.tokens;
+    const finishHash = finishHashOf(d, output?.hash ?? null, tokens);
+    if (trace.finishHash !== null) {
+      if (trace.finishHash === finishHash) return trace;
+      throw new ConflictError(`trace ${trace.id} was already finished with a different result`, "ToolTrace", trace.id);
+    }
+    if (d.finishedAt && trace.startedAtFromClient && d.finishedAt < trace.startedAt) {
+      throw new ValidationError([{ path: ["finishedAt"], message: "must not be before the trace's startedAt" }]);
+    }
+    const finishedAt = d.finishedAt ?? new Date();
+    const latencyMs = d.latencyMs ?? Math.max(0, finishedAt.getTime() - trace.startedAt.getTime());
+    const status: TraceStatus = d.status ?? (d.error !== undefined ? "error" : "ok");
+    const updated = await w.tx.toolTrace.update({
+      where: { id: trace.id },
+      data: {
+        finishedAt,
+        latencyMs,
+        status,
+        toolOutput: output?.text ?? null,
+        outputBytes: output?.bytes ?? null,
+        outputHash: output?.hash ?? null,
+        error: d.error ?? null,
+        outcome: d.outcome ?? null,
+        finishHash,
+        inputTokens: tokens?.input ?? 0,
+        outputTokens: tokens?.output ?? 0,
+        cacheReadTokens: tokens?.cacheRead ?? 0,
+        cacheWriteTokens: tokens?.cacheWrite ?? 0,
+        reasoningTokens: tokens?.reasoning ?? 0,
+      },
+    });
+    if (tokens && !isZero(tokens)) await addStepUsage(w, updated, tokens);
+    w.events.add(trace.chatId, "trace_finished", trace.id);
+    return updated;
+  }
+
+  /**
+   * A model step's usage is stored once. Calls of one step (one message_id) may each carry the
+   * step's usage or only one may: the step keeps the largest count of each kind, never the sum.
+   */
+  async function addStepUsage(w: ChatWrite, trace: ToolTrace, t: TokenCounts): Promise<void> {
+    const stepKey = trace.messageId ?? `trace:${trace.id}`;
+    await w.tx.$executeRaw`
+      INSERT INTO model_steps (chat_id, step_key, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, updated_at)
+      VALUES (${trace.chatId}::uuid, ${stepKey}, ${t.input}, ${t.output}, ${t.cacheRead}, ${t.cacheWrite}, ${t.reasoning}, now())
+      ON CONFLICT (chat_id, step_key) DO UPDATE SET
+        input_tokens = GREATEST(model_steps.input_tokens, EXCLUDED.input_tokens),
+        output_tokens = GREATEST(model_steps.output_tokens, EXCLUDED.output_tokens),
+        cache_read_tokens = GREATEST(model_steps.cache_read_tokens, EXCLUDED.cache_read_tokens),
+        cache_write_tokens = GREATEST(model_steps.cache_write_tokens, EXCLUDED.cache_write_tokens),
+        reasoning_tokens = GREATEST(model_steps.reasoning_tokens, EXCLUDED.reasoning_tokens),
+        updated_at = now()`;
+  }
+
+  async function recordOne(w: ChatWrite, d: z.output<Schemas["record"]>): Promise<ToolTrace> {
+    const started = await insertStart(w, w.chats.get(d.chatId)!, d);
+    return applyFinish(w, started, d);
+  }
+
+  async function resolveFinishTarget(input: z.output<Schemas["finish"]>): Promise<{ chatId: string; find: (w: ChatWrite) => Promise<ToolTrace | null> }> {
+    const target = parseInput(finishTarget, input);
+    if ("traceId" in target) {
+      const found = await prisma.toolTrace.findUnique({ where: { id: target.traceId }, select: { chatId: true } });
+      if (!found) throw new NotFoundError("ToolTrace", target.traceId);
+      return { chatId: found.chatId, find: (w) => w.tx.toolTrace.findUnique({ where: { id: target.traceId } }) };
+    }
+    const key = { chatId: target.chatId, toolCallId: target.toolCallId };
+    return { chatId: target.chatId, find: (w) => w.tx.toolTrace.findUnique({ where: { chatId_toolCallId: key } }) };
+  }
+
+  return {
+    async get(id: string): Promise<ToolTrace> {
+      parseInput(z.object({ id: uuid }), { id });
+      const trace = await prisma.toolTrace.findUnique({ where: { id } });
+      if (!trace) throw new NotFoundError("ToolTrace", id);
+      return trace;
+    },
+
+    /** Starts a trace (status running). The same tool_call_id again returns the stored row when identical. */
+    async start(input: StartTraceInput): Promise<ToolTrace> {
+      const d = parseInput(s.start, input);
+      return writeChats(deps, [d.chatId], (w) => insertStart(w, w.chats.get(d.chatId)!, d));
+    },
+
+    /** Finishes a trace by id, or by chat and tool_call_id. */
+    async finish(input: FinishTraceInput): Promise<ToolTrace> {
+      const d = parseInput(s.finish, input);
+      const target = await resolveFinishTarget(d);
+      return writeChats(deps, [target.chatId], async (w) => {
+        const trace = await target.find(w);
+        if (!trace) throw new NotFoundError("ToolTrace", d.traceId ?? `${d.chatId}/${d.toolCallId}`);
+        return applyFinish(w, trace, d);
+      });
+    },
+
+    /** Records a finished trace in one call: two events, trace_started then trace_finished. */
+    async record(input: RecordTraceInput): Promise<ToolTrace> {
+      const d = parseInput(s.record, input);
+      return writeChats(deps, [d.chatId], (w) => recordOne(w, d));
+    },
+
+    /**
+     * Records finished traces, possibly across chats, all or nothing. The error of a bad item
+     * names it (items.N...).
+     */
+    async recordBatch(items: readonly RecordTraceInput[]): Promise<ToolTrace[]> {
+      if (!Array.isArray(items)) throw new ValidationError([{ path: ["items"], message: "must be a list" }]);
+      if (items.length === 0) return [];
+      if (items.length > limits.maxBatchItems)
+        throw new ValidationError([{ path: ["items"], message: `holds ${items.length} items; the limit is ${limits.maxBatchItems}` }]);
+      const parsed = items.map((item, i) => {
+        try {
+          return parseInput(s.record, item);
+        } catch (error) {
+          throw error instanceof ValidationError ? error.prefixed(["items", i]) : error;
+        }
+      });
+      const seen = new Map<string, number>();
+      parsed.forEach((d, i) => {
+        if (!d.toolCallId) return;
+        const key = `${d.chatId}/${d.toolCallId}`;
+        const first = seen.get(key);
+        if (first !== undefined)
+          throw new ValidationError([{ path: ["items", i, "toolCallId"], message: `repeats the tool call of items.${first}` }]);
+        seen.set(key, i);
+      });
+      let index = 0;
+      try {
+        return await writeChats(deps, parsed.map((d) => d.chatId), async (w) => {
+          const out: ToolTrace[] = [];
+          for (index = 0; index < parsed.length; index++) out.push(await recordOne(w, parsed[index]!));
+          return out;
+        });
+      } catch (error) {
+        if (error instanceof ValidationError) throw error.prefixed(["items", index]);
+        if (error instanceof NotFoundError && error.entity === "Chat") {
+          const i = parsed.findIndex((d) => d.chatId === error.id);
+          throw new NotFoundError("Chat", error.id, `items.${i}.chatId: Chat ${error.id} was not found`);
+        }
+        if (error instanceof TracedeckError) error.message = `items.${index}: ${error.message}`;
+        throw error;
+      }
+    },
+
+    /**
+     * Marks traces left running longer than maxAgeMs as abandoned: at start-up and periodically.
+     * Younger running traces may belong to another process or an external agent and are left alone.
+     */
+    async sweepAbandoned(maxAgeMs: number, now = new Date()): Promise<number> {
+      const cutoff = new Date(now.getTime() - maxAgeMs);
+      const stale = await prisma.toolTrace.findMany({
+        where: { status: "running", startedAt: { lt: cutoff } },
+        select: { id: true, chatId: true },
+        take: 5000,
+      });
+      const byChat = new Map<string, typeof stale>();
+      for (const t of stale) byChat.set(t.chatId, [...(byChat.get(t.chatId) ?? []), t]);
+      let swept = 0;
+      for (const [chatId, traces] of byChat) {
+        swept += await writeChats(deps, [chatId], async (w) => {
+          let n = 0;
+          for (const { id } of traces) {
+            const trace = await w.tx.toolTrace.findUnique({ where: { id } });
+            if (trace?.status !== "running") continue; // finished meanwhile
+            await w.tx.toolTrace.update({
+              where: { id },
+              data: { status: "abandoned", finishedAt: now, latencyMs: Math.max(0, now.getTime() - trace.startedAt.getTime()) },
+            });
+            w.events.add(chatId, "trace_finished", id);
+            n++;
+          }
+          return n;
+        }).catch((error: unknown) => {
+          if (error instanceof NotFoundError) return 0; // the chat was deleted meanwhile
+          throw error;
+        });
+      }
+      if (swept) deps.log.info("traces.swept_abandoned", { swept, cutoff: cutoff.toISOString() });
+      return swept;
+    },
+  };
+}
+
+export type TraceService = ReturnType<typeof createTraceService>;

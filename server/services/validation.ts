@@ -1,0 +1,35 @@
+import { z } from "zod";
+import { ValidationError } from "../errors.js";
+
+/** Parses service input; a failure becomes a ValidationError that names each bad field. */
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const parsed = schema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  throw new ValidationError(
+    parsed.error.issues.map((issue) => ({
+      path: issue.path.filter((p): p is string | number => typeof p !== "symbol"),
+      message: issue.message,
+    })),
+  );
+}
+
+export const uuid = z.uuid("must be a UUID");
+/** A GraphQL null and an absent field mean the same: not given. */
+export const optional = <T extends z.ZodType>(schema: T) => schema.nullish().transform((v) => v ?? undefined);
+export const count = z
+  .number("must be a number")
+  .int("must be a whole number")
+  .min(0, "must not be negative")
+  .max(2_147_483_647, "must fit in 32 bits");
+export const date = z.date("must be a date").refine((d) => !Number.isNaN(d.getTime()), "must be a valid date");
+
+export function jsonBytes(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value) ?? "null", "utf8");
+}
+
+/** A JSON value no larger than max bytes once serialised. */
+export const boundedJson = (max: number, what: string) =>
+  z.unknown().superRefine((value, ctx) => {
+    const size = jsonBytes(value);
+    if (size > max) ctx.addIssue({ code: "custom", message: `${what} is ${size} bytes of JSON; the limit is ${max}` });
+  });
