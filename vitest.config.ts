@@ -1,0 +1,43 @@
+import { defineConfig } from "vitest/config";
+
+// Three projects: `unit` needs no outside service (PGlite and in-process); `postgres` runs the same
+// database suites against the PostgreSQL server plus the multi-process tests; `redis` adds Redis.
+const databaseSuites = ["tests/services/**/*.test.ts", "tests/db/**/*.test.ts", "tests/api/**/*.test.ts"];
+
+export default defineConfig({
+  test: {
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    pool: "forks",
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: "unit",
+          include: ["tests/**/*.test.ts"],
+          exclude: ["tests/pg/**", "tests/redis/**", "tests/web/**", "tests/e2e-browser/**"],
+          globalSetup: ["tests/setup/pglite-template.ts"],
+          env: { TEST_BACKEND: "pglite" },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "postgres",
+          include: [...databaseSuites, "tests/pg/**/*.test.ts"],
+          globalSetup: ["tests/setup/postgres-template.ts"],
+          env: { TEST_BACKEND: "postgresql" },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "redis",
+          include: ["tests/redis/**/*.test.ts"],
+          globalSetup: ["tests/setup/postgres-template.ts"],
+          env: { TEST_BACKEND: "postgresql" },
+        },
+      },
+    ],
+  },
+});
