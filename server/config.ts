@@ -1,7 +1,13 @@
 import { z } from "zod";
 
+// Digits only: z.coerce.number() took "abc" with a message naming no range, and "0x10" or "1e3" as numbers.
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z.coerce.number().int(`must be a whole number`).min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
+  z
+    .string()
+    .trim()
+    .regex(/^-?\d+$/, `must be a whole number ${max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `from ${min} to ${max}`}`)
+    .transform(Number)
+    .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
 
 const optionalUrl = (protocols: string[]) =>
   z
@@ -29,6 +35,9 @@ const schema = z.object({
   ABANDON_RUNNING_AFTER_SECONDS: int(1).default(3600),
   SWEEP_INTERVAL_SECONDS: int(1).default(60),
   MAX_PAGE_SIZE: int(1, 10000).default(500),
+  DEFAULT_PAGE_SIZE: int(1, 10000).default(50),
+  /** Signs pagination and event cursors; set one secret for every process of an installation. */
+  CURSOR_SECRET: z.string().min(8, "must be at least 8 characters").default("tracedeck-default-cursor-secret"),
   MAX_BATCH_ITEMS: int(1, 100000).default(1000),
   MAX_QUERY_DEPTH: int(2, 100).default(15),
   MAX_BODY_BYTES: int(1024).default(8 * 1024 * 1024),
@@ -45,13 +54,16 @@ export class ConfigError extends Error {
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const picked = Object.fromEntries(
-    Object.keys(schema.shape).map((key) => [key, env[key] === "" ? undefined : env[key]]),
+    // Empty (or blank) means unset: `PORT= npm start` gets the default, not port 0.
+    Object.keys(schema.shape).map((key) => [key, env[key]?.trim() === "" ? undefined : env[key]]),
   );
   const parsed = schema.safeParse(picked);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => {
       const name = String(issue.path[0] ?? "config");
-      return `${name}=${JSON.stringify(env[name] ?? "")}: ${issue.message}`;
+      // A URL may carry a password, a secret is one: name the variable, never echo its value.
+      const shown = /_URL$|SECRET|PASSWORD|TOKEN/.test(name) ? "" : `=${JSON.stringify(env[name] ?? "")}`;
+      return `${name}${shown}: ${issue.message}`;
     });
     throw new ConfigError(`Invalid configuration:\n  ${lines.join("\n  ")}`);
   }

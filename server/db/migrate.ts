@@ -10,7 +10,7 @@ import type { SqlConnection } from "./sql-connection.js";
 export const defaultMigrationsDir = fileURLToPath(new URL("../../prisma/migrations", import.meta.url));
 
 /** Any fixed 64-bit key: it names Tracedeck's migration lock among the server's advisory locks. */
-const MIGRATION_LOCK_KEY = 7_240_913_551;
+export const MIGRATION_LOCK_KEY = 7_240_913_551;
 
 // Prisma's own bookkeeping table, exactly as its engine creates it on PostgreSQL.
 const CREATE_MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
@@ -113,7 +113,7 @@ export interface MigrateOptions {
 export async function migrate(conn: SqlConnection, options: MigrateOptions = {}): Promise<MigrationStatus & { appliedNow: string[] }> {
   const files = options.files ?? readMigrations();
   const log = options.log ?? silentLogger;
-  log.debug("migrate.lock_waiting", { pid: process.pid });
+  log.debug("migrate.lock_waiting", { pid: process.pid, at: Date.now() });
   await conn.query(`SELECT pg_advisory_lock($1)`, [MIGRATION_LOCK_KEY]);
   log.info("migrate.lock_acquired", { pid: process.pid, at: Date.now() });
   const appliedNow: string[] = [];
@@ -140,7 +140,10 @@ export async function migrate(conn: SqlConnection, options: MigrateOptions = {})
     }
     return { ...(await migrationStatus(conn, files)), appliedNow };
   } finally {
+    // The time is taken before the unlock is sent: a waiter is granted the lock (and may log it)
+    // before this process hears back, so a later reading would put the release after the next hold.
+    const releasedAt = Date.now();
     await conn.query(`SELECT pg_advisory_unlock($1)`, [MIGRATION_LOCK_KEY]);
-    log.info("migrate.lock_released", { pid: process.pid, at: Date.now() });
+    log.info("migrate.lock_released", { pid: process.pid, at: releasedAt });
   }
 }

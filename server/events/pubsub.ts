@@ -1,7 +1,6 @@
 import { createPubSub, type PubSub } from "graphql-yoga";
 import type { TypedEventTarget } from "@graphql-yoga/typed-event-target";
-import type { Topics, ChatEventMessage } from "./topics.js";
-import { CHAT_EVENTS } from "./topics.js";
+import { CHAT_EVENTS, type ChatEventMessage, type Topics } from "./topics.js";
 
 export type EventBus = PubSub<Topics>;
 

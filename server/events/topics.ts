@@ -1,8 +1,8 @@
 import type { ChatEventKind } from "../db/generated/prisma/enums.js";
 
 /**
- * Every event Tracedeck publishes, by topic, and its payload. Payloads stay small (ids, seq, kind):
- * they cross Redis as JSON, and subscribers read the rows from the database.
+ * Every message Tracedeck publishes, by topic, and its payload. Payloads stay small (ids, seq,
+ * kind): they cross Redis as JSON, and subscribers read the rows from the database.
  */
 export interface ChatEventMessage {
   chatId: string;
@@ -11,7 +11,16 @@ export interface ChatEventMessage {
   kind: ChatEventKind;
   /** The id of what changed: a trace, a snapshot revision or the chat. */
   subjectId: string;
+  /** Commit time, ISO 8601. */
+  at: string;
 }
+
+/** Sent by a process to itself at boot to confirm its subscription to the channel is live. */
+export interface ProbeMessage {
+  probe: string;
+}
+
+export type ChatBusMessage = ChatEventMessage | ProbeMessage;
 
 export const CHAT_EVENTS = "chat-events" as const;
 
@@ -20,5 +29,9 @@ export const CHAT_EVENTS = "chat-events" as const;
  * routes by chat inside the process (a per-chat channel could not be subscribed ahead of time).
  */
 export type Topics = {
-  [CHAT_EVENTS]: [ChatEventMessage];
+  [CHAT_EVENTS]: [ChatBusMessage];
 };
+
+export function isProbe(message: ChatBusMessage): message is ProbeMessage {
+  return "probe" in message;
+}

@@ -56,17 +56,17 @@ export class EventLog {
   async flush(tx: Tx): Promise<ChatEventMessage[]> {
     const events: ChatEventMessage[] = [];
     const next = new Map<string, number>();
+    const now = new Date();
     for (const draft of this.drafts) {
       const seq = (next.get(draft.chatId) ?? this.chats.get(draft.chatId)!.eventSeq) + 1;
       next.set(draft.chatId, seq);
-      events.push({ ...draft, seq });
+      events.push({ ...draft, seq, at: now.toISOString() });
     }
     if (events.length === 0) return events;
-    const now = new Date();
     for (const [chatId, seq] of next) {
       await tx.chat.update({ where: { id: chatId }, data: { eventSeq: seq, lastActivityAt: now } });
     }
-    await tx.chatEvent.createMany({ data: events.map((e) => ({ ...e, createdAt: now })) });
+    await tx.chatEvent.createMany({ data: events.map(({ at: _at, ...e }) => ({ ...e, createdAt: now })) });
     return events;
   }
 }

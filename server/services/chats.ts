@@ -42,7 +42,7 @@ export function createChatService(deps: ServiceDeps) {
         await tx.chatEvent.create({ data: { chatId: id, seq: 1, kind: "chat_created", subjectId: id, createdAt: created.createdAt } });
         return created;
       });
-      publishChatEvents(deps.bus, [{ chatId: id, seq: 1, kind: "chat_created", subjectId: id }]);
+      publishChatEvents(deps.bus, [{ chatId: id, seq: 1, kind: "chat_created", subjectId: id, at: chat.createdAt.toISOString() }]);
       return chat;
     },
 
@@ -59,15 +59,15 @@ export function createChatService(deps: ServiceDeps) {
      * Deletes the chat with its traces, steps, events and snapshots. The chat_deleted event is
      * published (with the next seq) but not stored: the log goes with the chat.
      */
-    async delete(id: string): Promise<{ id: string; seq: number }> {
-      parseInput(z.object({ id: uuid }), { id });
+    async delete(chatId: string): Promise<{ id: string; seq: number }> {
+      const { id } = parseInput(z.object({ id: uuid }), { id: chatId });
       const deleted = await writeChats(deps, [id], async ({ tx, chats }) => {
         // The head points at a revision with ON DELETE RESTRICT: remove it before the cascade.
         await tx.agentSnapshot.deleteMany({ where: { chatId: id } });
         await tx.chat.delete({ where: { id } });
         return { id, seq: chats.get(id)!.eventSeq + 1 };
       });
-      publishChatEvents(deps.bus, [{ chatId: id, seq: deleted.seq, kind: "chat_deleted", subjectId: id }]);
+      publishChatEvents(deps.bus, [{ chatId: id, seq: deleted.seq, kind: "chat_deleted", subjectId: id, at: new Date().toISOString() }]);
       return deleted;
     },
   };

@@ -60,6 +60,14 @@ export type RecordTraceInput = z.input<Schemas["record"]>;
 type StartData = z.output<Schemas["start"]>;
 type FinishData = z.output<Schemas["record"]> | z.output<Schemas["finish"]>;
 
+/**
+ * Computed latency: never negative, and saturated at the latency_ms column's 32-bit range (about
+ * 24.8 days) so that a trace started long ago can still be finished or swept.
+ */
+function elapsedMs(from: Date, to: Date): number {
+  return Math.min(2_147_483_647, Math.max(0, to.getTime() - from.getTime()));
+}
+
 const hash = (value: unknown) => createHash("sha256").update(stringify(value) ?? "null").digest("hex");
 
 /** What the client said at start: a retry with the same tool_call_id must say the same. */
@@ -132,7 +140,7 @@ export function createTraceService(deps: ServiceDeps) {
       throw new ValidationError([{ path: ["finishedAt"], message: "must not be before the trace's startedAt" }]);
     }
     const finishedAt = d.finishedAt ?? new Date();
-    const latencyMs = d.latencyMs ?? Math.max(0, finishedAt.getTime() - trace.startedAt.getTime());
+    const latencyMs = d.latencyMs ?? elapsedMs(trace.startedAt, finishedAt);
     const status: TraceStatus = d.status ?? (d.error !== undefined ? "error" : "ok");
     const updated = await w.tx.toolTrace.update({
       where: { id: trace.id },
@@ -288,7 +296,7 @@ export function createTraceService(deps: ServiceDeps) {
             if (trace?.status !== "running") continue; // finished meanwhile
             await w.tx.toolTrace.update({
               where: { id },
-              data: { status: "abandoned", finishedAt: now, latencyMs: Math.max(0, now.getTime() - trace.startedAt.getTime()) },
+              data: { status: "abandoned", finishedAt: now, latencyMs: elapsedMs(trace.startedAt, now) },
             });
             w.events.add(chatId, "trace_finished", id);
             n++;

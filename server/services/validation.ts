@@ -13,7 +13,8 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.ou
   );
 }
 
-export const uuid = z.uuid("must be a UUID");
+/** Lower-cased: PostgreSQL prints uuids in lower case, and locked chats are looked up by that text. */
+export const uuid = z.uuid("must be a UUID").transform((id) => id.toLowerCase());
 /** A GraphQL null and an absent field mean the same: not given. */
 export const optional = <T extends z.ZodType>(schema: T) => schema.nullish().transform((v) => v ?? undefined);
 export const count = z

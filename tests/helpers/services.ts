@@ -1,6 +1,6 @@
 import { defaultLimits, type Limits } from "../../server/config.js";
 import { createEventBus, type EventBus } from "../../server/events/pubsub.js";
-import { CHAT_EVENTS, type ChatEventMessage } from "../../server/events/topics.js";
+import { CHAT_EVENTS, type ChatEventMessage, isProbe } from "../../server/events/topics.js";
 import { silentLogger } from "../../server/logger.js";
 import { createServices, type Services } from "../../server/services/index.js";
 import type { Database } from "../../server/db/client.js";
@@ -21,7 +21,7 @@ export function recordPublished(bus: EventBus): PublishedEvents {
     while (!stopped) {
       const next = await iterator.next();
       if (next.done) return;
-      events.push(next.value);
+      if (!isProbe(next.value)) events.push(next.value);
     }
   })();
   return {

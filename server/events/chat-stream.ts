@@ -1,0 +1,113 @@
+import { Repeater } from "graphql-yoga";
+import type { ChatEventKind } from "../db/generated/prisma/enums.js";
+import type { PrismaClient } from "../db/generated/prisma/client.js";
+import { NotFoundError } from "../errors.js";
+import type { ChatEventRouter } from "./router.js";
+import type { ChatEventMessage } from "./topics.js";
+
+export interface StreamOpening {
+  type: "opening";
+  chatId: string;
+  /** The seq the opening was read at: every event after it follows. */
+  seq: number;
+  snapshotRevisionId: string | null;
+}
+
+export interface StreamEvent {
+  type: "event";
+  event: ChatEventMessage;
+}
+
+export interface ChatStreamOptions {
+  chatId: string;
+  /** Replay every event after this seq; default: the opening's seq (live from now). */
+  after?: number;
+  /** Send the opening message (the resume stream does; the live-only filters do not). */
+  opening: boolean;
+  kinds?: readonly ChatEventKind[];
+}
+
+const REPLAY_PAGE = 500;
+/** A subscriber that falls this far behind drops its queue and catches up from the database. */
+const MAX_QUEUE = 10_000;
+
+/**
+ * One chat's events, gap-free and without duplicates: listen first, read the opening, replay the
+ * log after the cursor, then go live. Live events are checked for continuity; a missing seq (events
+ * from several processes can arrive out of order) is re-read from the database before going on.
+ */
+export function chatEventStream(prisma: PrismaClient, router: ChatEventRouter, options: ChatStreamOptions): Repeater<StreamOpening | StreamEvent> {
+  const { chatId } = options;
+  const wanted = options.kinds ? new Set(options.kinds) : undefined;
+
+  return new Repeater(async (push, stop) => {
+    let stopped = false;
+    void stop.then(() => {
+      stopped = true;
+    });
+    const queue: ChatEventMessage[] = [];
+    let overflowed = false;
+    let wake: (() => void) | undefined;
+    const unlisten = router.listen(chatId, (event) => {
+      if (queue.length >= MAX_QUEUE) {
+        queue.length = 0;
+        overflowed = true;
+      } else queue.push(event);
+      wake?.();
+    });
+
+    let last = 0;
+    let ended = false;
+    const emit = async (event: ChatEventMessage) => {
+      last = event.seq;
+      if (event.kind === "chat_deleted") ended = true;
+      if (!wanted || wanted.has(event.kind)) await push({ type: "event", event });
+    };
+    const catchUp = async () => {
+      for (;;) {
+        const rows = await prisma.chatEvent.findMany({ where: { chatId, seq: { gt: last } }, orderBy: { seq: "asc" }, take: REPLAY_PAGE });
+        for (const row of rows) {
+          if (stopped) return;
+          await emit({ chatId, seq: row.seq, kind: row.kind, subjectId: row.subjectId, at: row.createdAt.toISOString() });
+        }
+        if (rows.length < REPLAY_PAGE) return;
+      }
+    };
+
+    try {
+      const [chat, head] = await prisma.$transaction([
+        prisma.chat.findUnique({ where: { id: chatId }, select: { eventSeq: true } }),
+        prisma.agentSnapshot.findUnique({ where: { chatId }, select: { currentRevisionId: true } }),
+      ]);
+      if (!chat) throw new NotFoundError("Chat", chatId);
+      if (options.after !== undefined && options.after > chat.eventSeq) {
+        throw new RangeError(`cursor ${options.after} is ahead of the chat's latest event ${chat.eventSeq}`);
+      }
+      if (options.opening) {
+        await push({ type: "opening", chatId, seq: chat.eventSeq, snapshotRevisionId: head?.currentRevisionId ?? null });
+      }
+      last = options.after ?? chat.eventSeq;
+      await catchUp();
+
+      while (!stopped && !ended) {
+        if (overflowed) {
+          overflowed = false;
+          await catchUp();
+          continue;
+        }
+        const event = queue.shift();
+        if (!event) {
+          await Promise.race([new Promise<void>((resolve) => (wake = resolve)), stop]);
+          wake = undefined;
+          continue;
+        }
+        if (event.seq <= last) continue; // already sent, from the replay
+        if (event.seq === last + 1 || event.kind === "chat_deleted") await emit(event);
+        else await catchUp(); // a gap: the log has every committed event up to this one
+      }
+    } finally {
+      unlisten();
+    }
+    stop();
+  });
+}

@@ -1,0 +1,61 @@
+import { maxDepthPlugin } from "@escape.tech/graphql-armor-max-depth";
+import { GraphQLError } from "graphql";
+import { createYoga, maskError, type YogaServerInstance } from "graphql-yoga";
+import type { Config } from "../config.js";
+import type { ChatEventRouter } from "../events/router.js";
+import type { Logger } from "../logger.js";
+import type { GraphQLContext } from "../schema/context.js";
+import { schema } from "../schema/index.js";
+import type { Services } from "../services/index.js";
+import { renderGraphiQLPage } from "./graphiql.js";
+
+export type TracedeckYoga = YogaServerInstance<Record<string, unknown>, GraphQLContext>;
+
+export interface YogaOptions {
+  config: Config;
+  services: Services;
+  router: ChatEventRouter;
+  log: Logger;
+}
+
+export function createTracedeckYoga({ config, services, router, log }: YogaOptions): TracedeckYoga {
+  const limits = { maxPageSize: config.MAX_PAGE_SIZE, defaultPageSize: config.DEFAULT_PAGE_SIZE, cursorSecret: config.CURSOR_SECRET };
+  return createYoga<Record<string, unknown>, GraphQLContext>({
+    schema,
+    graphqlEndpoint: "/graphql",
+    landingPage: false,
+    logging: false,
+    context: (): GraphQLContext => ({ services, router, log, limits }),
+    graphiql: { title: "Tracedeck GraphiQL", subscriptionsProtocol: "WS", defaultQuery: DEFAULT_QUERY },
+    renderGraphiQL: (options) => renderGraphiQLPage({ ...options }),
+    // Unexpected errors reach the client as "Unexpected error."; the log keeps what happened.
+    maskedErrors: {
+      maskError(error, message, isDev) {
+        const original = (error as { originalError?: unknown }).originalError;
+        if (original !== undefined && !(original instanceof GraphQLError)) {
+          const path = (error as { path?: readonly (string | number)[] }).path;
+          log.error("graphql.unexpected_error", { error: original, path: path?.join(".") });
+        }
+        return maskError(error, message, isDev);
+      },
+    },
+    plugins: [maxDepthPlugin({ n: config.MAX_QUERY_DEPTH, exposeLimits: true, ignoreIntrospection: true })],
+  });
+}
+
+const DEFAULT_QUERY = `# Tracedeck: the latest chats and their newest traces.
+query LatestChats {
+  chats(first: 5) {
+    edges {
+      node {
+        id
+        title
+        lastActivityAt
+        eventCursor
+        stats { traceCount errorCount runningCount }
+        traces(last: 5) { edges { node { toolName status latencyMs startedAt } } }
+      }
+    }
+  }
+}
+`;

@@ -1,0 +1,11 @@
+import type { ChatEventRouter } from "../events/router.js";
+import type { Logger } from "../logger.js";
+import type { Services } from "../services/index.js";
+
+/** Built per request (and per WebSocket operation). The Prisma client is not here: see db/client.ts. */
+export interface GraphQLContext {
+  services: Services;
+  router: ChatEventRouter;
+  log: Logger;
+  limits: { maxPageSize: number; defaultPageSize: number; cursorSecret: string };
+}

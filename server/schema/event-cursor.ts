@@ -1,0 +1,15 @@
+import type { GraphQLContext } from "./context.js";
+import { CursorError, type CursorScope, decodeCursor, encodeCursor } from "./cursors.js";
+
+const scopeOf = (chatId: string): CursorScope => ({ list: "chatEvents", parentId: chatId, order: "seq" });
+
+/** The cursor of a chat's event `seq`: what Chat.eventCursor gives and chatEvents(after:) takes. */
+export function eventCursor(ctx: GraphQLContext, chatId: string, seq: number): string {
+  return encodeCursor(ctx.limits.cursorSecret, scopeOf(chatId), [seq]);
+}
+
+export function eventSeqOf(ctx: GraphQLContext, chatId: string, cursor: string): number {
+  const [seq] = decodeCursor(ctx.limits.cursorSecret, scopeOf(chatId), cursor);
+  if (typeof seq !== "number" || !Number.isInteger(seq) || seq < 0) throw new CursorError("The cursor is malformed");
+  return seq;
+}

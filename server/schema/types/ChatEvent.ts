@@ -1,0 +1,63 @@
+import { getPrisma } from "../../db/client.js";
+import { ChatEventKind } from "../../db/generated/prisma/enums.js";
+import type { StreamOpening } from "../../events/chat-stream.js";
+import type { ChatEventMessage } from "../../events/topics.js";
+import { builder } from "../builder.js";
+import { eventCursor } from "../event-cursor.js";
+import { ChatRef } from "./Chat.js";
+import { SnapshotRevisionRef } from "./SnapshotRevision.js";
+import { ToolTraceRef } from "./ToolTrace.js";
+
+export const ChatEventKindEnum = builder.enumType("ChatEventKind", { values: Object.values(ChatEventKind) });
+
+const TRACE_KINDS = new Set<string>(["trace_started", "trace_finished"]);
+const SNAPSHOT_KINDS = new Set<string>(["snapshot_saved", "snapshot_restored", "snapshot_deleted"]);
+
+/** A committed change of a chat, with the current row it concerns. Clients upsert rows by id. */
+export const ChatEventRef = builder.objectRef<ChatEventMessage>("ChatEvent").implement({
+  fields: (t) => ({
+    cursor: t.string({ description: "Resume after this event with chatEvents(after: cursor)", resolve: (e, _a, ctx) => eventCursor(ctx, e.chatId, e.seq) }),
+    seq: t.exposeInt("seq", { description: "The chat's event number: contiguous from 1" }),
+    kind: t.field({ type: ChatEventKindEnum, resolve: (e) => e.kind }),
+    at: t.field({ type: "DateTime", resolve: (e) => new Date(e.at) }),
+    chatId: t.exposeString("chatId"),
+    subjectId: t.exposeString("subjectId", { description: "The UUID of the trace, revision or chat that changed" }),
+    trace: t.field({
+      type: ToolTraceRef,
+      nullable: true,
+      description: "The trace as it stands now (trace_started, trace_finished)",
+      resolve: (e) => (TRACE_KINDS.has(e.kind) ? getPrisma().toolTrace.findUnique({ where: { id: e.subjectId } }) : null),
+    }),
+    revision: t.field({
+      type: SnapshotRevisionRef,
+      nullable: true,
+      description: "The revision as it stands now; null once deleted",
+      resolve: (e) => (SNAPSHOT_KINDS.has(e.kind) ? getPrisma().agentSnapshotRevision.findUnique({ where: { id: e.subjectId } }) : null),
+    }),
+    chat: t.field({
+      type: ChatRef,
+      nullable: true,
+      description: "The chat as it stands now; null once deleted",
+      resolve: (e) => getPrisma().chat.findUnique({ where: { id: e.chatId } }),
+    }),
+  }),
+});
+
+export const ChatStreamOpeningRef = builder.objectRef<StreamOpening>("ChatStreamOpening").implement({
+  description: "The first message of chatEvents: the current snapshot and the cursor it was read at.",
+  fields: (t) => ({
+    cursor: t.string({ resolve: (o, _a, ctx) => eventCursor(ctx, o.chatId, o.seq) }),
+    seq: t.exposeInt("seq"),
+    chat: t.field({ type: ChatRef, nullable: true, resolve: (o) => getPrisma().chat.findUnique({ where: { id: o.chatId } }) }),
+    snapshot: t.field({
+      type: SnapshotRevisionRef,
+      nullable: true,
+      resolve: (o) => (o.snapshotRevisionId ? getPrisma().agentSnapshotRevision.findUnique({ where: { id: o.snapshotRevisionId } }) : null),
+    }),
+  }),
+});
+
+export const ChatStreamMessageRef = builder.unionType("ChatStreamMessage", {
+  types: [ChatStreamOpeningRef, ChatEventRef],
+  resolveType: (value) => ("type" in value && value.type === "opening" ? ChatStreamOpeningRef : ChatEventRef),
+});

@@ -1,0 +1,81 @@
+import { getPrisma } from "../../db/client.js";
+import { builder } from "../builder.js";
+
+interface TokenTotals {
+  input: bigint;
+  output: bigint;
+  cacheRead: bigint;
+  cacheWrite: bigint;
+  reasoning: bigint;
+}
+
+interface ToolLatency {
+  toolName: string;
+  count: number;
+  p50Ms: number | null;
+  p95Ms: number | null;
+  maxMs: number | null;
+}
+
+interface ChatStats {
+  chatId: string;
+}
+
+const TokenTotalsRef = builder.objectRef<TokenTotals>("TokenTotals").implement({
+  description: "Token totals of a chat, each model step counted once however many tools it called.",
+  fields: (t) => ({
+    input: t.expose("input", { type: "BigInt" }),
+    output: t.expose("output", { type: "BigInt" }),
+    cacheRead: t.expose("cacheRead", { type: "BigInt" }),
+    cacheWrite: t.expose("cacheWrite", { type: "BigInt" }),
+    reasoning: t.expose("reasoning", { type: "BigInt" }),
+    tokensUsed: t.field({ type: "BigInt", resolve: (x) => x.input + x.cacheRead + x.cacheWrite + x.output }),
+  }),
+});
+
+const ToolLatencyRef = builder.objectRef<ToolLatency>("ToolLatency").implement({
+  description: "Latency of one tool's finished calls in the chat.",
+  fields: (t) => ({
+    toolName: t.exposeString("toolName"),
+    count: t.exposeInt("count"),
+    p50Ms: t.exposeFloat("p50Ms", { nullable: true }),
+    p95Ms: t.exposeFloat("p95Ms", { nullable: true }),
+    maxMs: t.exposeInt("maxMs", { nullable: true }),
+  }),
+});
+
+const ChatStatsRef = builder.objectRef<ChatStats>("ChatStats").implement({
+  fields: (t) => ({
+    traceCount: t.int({ resolve: ({ chatId }) => getPrisma().toolTrace.count({ where: { chatId } }) }),
+    errorCount: t.int({
+      description: "Traces finished with status error or timeout",
+      resolve: ({ chatId }) => getPrisma().toolTrace.count({ where: { chatId, status: { in: ["error", "timeout"] } } }),
+    }),
+    runningCount: t.int({ resolve: ({ chatId }) => getPrisma().toolTrace.count({ where: { chatId, status: "running" } }) }),
+    tokens: t.field({
+      type: TokenTotalsRef,
+      resolve: async ({ chatId }) => {
+        const [row] = await getPrisma().$queryRaw<TokenTotals[]>`
+          SELECT coalesce(sum(input_tokens), 0)::bigint AS "input", coalesce(sum(output_tokens), 0)::bigint AS "output",
+                 coalesce(sum(cache_read_tokens), 0)::bigint AS "cacheRead", coalesce(sum(cache_write_tokens), 0)::bigint AS "cacheWrite",
+                 coalesce(sum(reasoning_tokens), 0)::bigint AS "reasoning"
+            FROM model_steps WHERE chat_id = ${chatId}::uuid`;
+        return row!;
+      },
+    }),
+    latencyByTool: t.field({
+      type: [ToolLatencyRef],
+      resolve: ({ chatId }) =>
+        getPrisma().$queryRaw<ToolLatency[]>`
+          SELECT tool_name AS "toolName", count(*)::int AS "count",
+                 percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms)::float8 AS "p50Ms",
+                 percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms)::float8 AS "p95Ms",
+                 max(latency_ms)::int AS "maxMs"
+            FROM tool_traces
+           WHERE chat_id = ${chatId}::uuid AND latency_ms IS NOT NULL
+           GROUP BY tool_name ORDER BY tool_name`,
+    }),
+  }),
+});
+
+builder.prismaObjectField("Chat", "stats", (t) => t.field({ type: ChatStatsRef, resolve: (chat) => ({ chatId: chat.id }) }));

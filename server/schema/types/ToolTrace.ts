@@ -1,0 +1,143 @@
+import { getPrisma } from "../../db/client.js";
+import type { Prisma, ToolTrace } from "../../db/generated/prisma/client.js";
+import { TraceStatus } from "../../db/generated/prisma/enums.js";
+import { type TokenCounts, tokensUsed } from "../../services/tokens.js";
+import { builder } from "../builder.js";
+import { keysetConnection } from "../keyset.js";
+
+export const TraceStatusEnum = builder.enumType("TraceStatus", {
+  description: "running until finished; ok or error by the finish; timeout or cancelled when the caller says so; abandoned by the sweep",
+  values: Object.values(TraceStatus),
+});
+
+export const TokenCountsRef = builder.objectRef<TokenCounts>("TokenCounts").implement({
+  description: "Input excludes cache reads and writes; output includes reasoning.",
+  fields: (t) => ({
+    input: t.exposeInt("input"),
+    output: t.exposeInt("output"),
+    cacheRead: t.exposeInt("cacheRead"),
+    cacheWrite: t.exposeInt("cacheWrite"),
+    reasoning: t.exposeInt("reasoning"),
+  }),
+});
+
+const tokensOf = (trace: ToolTrace): TokenCounts => ({
+  input: trace.inputTokens,
+  output: trace.outputTokens,
+  cacheRead: trace.cacheReadTokens,
+  cacheWrite: trace.cacheWriteTokens,
+  reasoning: trace.reasoningTokens,
+});
+
+export const ToolTraceRef = builder.prismaNode("ToolTrace", {
+  id: { field: "id" },
+  description: "One tool call of an agent: what it was asked, what it answered, how long it took and what it cost.",
+  fields: (t) => ({
+    uuid: t.exposeString("id"),
+    chat: t.relation("chat"),
+    sessionId: t.exposeString("sessionId"),
+    messageId: t.exposeString("messageId", { nullable: true, description: "The assistant message that issued the call" }),
+    toolCallId: t.exposeString("toolCallId", { nullable: true, description: "The provider's call id, unique per chat" }),
+    turnNumber: t.exposeInt("turnNumber"),
+    toolName: t.exposeString("toolName"),
+    toolInput: t.expose("toolInput", { type: "JSON" }),
+    toolOutput: t.exposeString("toolOutput", { nullable: true, description: "Truncated with a visible marker above the output cap" }),
+    outputBytes: t.exposeInt("outputBytes", { nullable: true, description: "UTF-8 size of the output before truncation" }),
+    outputTruncated: t.boolean({
+      resolve: (trace) => trace.outputBytes !== null && trace.toolOutput !== null && Buffer.byteLength(trace.toolOutput) < trace.outputBytes,
+    }),
+    startedAt: t.expose("startedAt", { type: "DateTime" }),
+    finishedAt: t.expose("finishedAt", { type: "DateTime", nullable: true }),
+    latencyMs: t.exposeInt("latencyMs", { nullable: true }),
+    durationMs: t.int({
+      description: "latencyMs once finished; while running, the time since it started",
+      resolve: (trace) => trace.latencyMs ?? Math.max(0, Date.now() - trace.startedAt.getTime()),
+    }),
+    status: t.expose("status", { type: TraceStatusEnum }),
+    error: t.exposeString("error", { nullable: true }),
+    outcome: t.exposeString("outcome", { nullable: true }),
+    tokens: t.field({ type: TokenCountsRef, resolve: tokensOf }),
+    tokensUsed: t.int({ description: "input + cacheRead + cacheWrite + output", resolve: (trace) => tokensUsed(tokensOf(trace)) }),
+    cacheTokens: t.int({ description: "cacheRead + cacheWrite", resolve: (trace) => trace.cacheReadTokens + trace.cacheWriteTokens }),
+    reasoningTokens: t.exposeInt("reasoningTokens"),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+  }),
+});
+
+export const TraceFilter = builder.inputType("TraceFilter", {
+  fields: (t) => ({
+    toolNames: t.stringList({ required: false }),
+    statuses: t.field({ type: [TraceStatusEnum], required: false }),
+    turnFrom: t.int({ required: false, description: "Lowest turn, inclusive" }),
+    turnTo: t.int({ required: false, description: "Highest turn, inclusive" }),
+    minLatencyMs: t.int({ required: false }),
+    startedFrom: t.field({ type: "DateTime", required: false, description: "Inclusive" }),
+    startedBefore: t.field({ type: "DateTime", required: false, description: "Exclusive" }),
+  }),
+});
+
+type Filter = typeof TraceFilter.$inferInput;
+
+function whereOf(chatId: string, filter: Filter | null | undefined): Prisma.ToolTraceWhereInput {
+  const where: Prisma.ToolTraceWhereInput = { chatId };
+  if (!filter) return where;
+  if (filter.toolNames?.length) where.toolName = { in: filter.toolNames };
+  if (filter.statuses?.length) where.status = { in: filter.statuses };
+  if (filter.turnFrom != null || filter.turnTo != null) where.turnNumber = { gte: filter.turnFrom ?? undefined, lte: filter.turnTo ?? undefined };
+  if (filter.minLatencyMs != null) where.latencyMs = { gte: filter.minLatencyMs };
+  if (filter.startedFrom || filter.startedBefore) where.startedAt = { gte: filter.startedFrom ?? undefined, lt: filter.startedBefore ?? undefined };
+  return where;
+}
+
+/** The canonical form of a filter, for the cursor's scope: equal filters give equal scopes. */
+function filterKey(filter: Filter | null | undefined) {
+  return {
+    toolNames: filter?.toolNames?.length ? [...filter.toolNames].sort() : null,
+    statuses: filter?.statuses?.length ? [...filter.statuses].sort() : null,
+    turnFrom: filter?.turnFrom ?? null,
+    turnTo: filter?.turnTo ?? null,
+    minLatencyMs: filter?.minLatencyMs ?? null,
+    startedFrom: filter?.startedFrom?.toISOString() ?? null,
+    startedBefore: filter?.startedBefore?.toISOString() ?? null,
+  };
+}
+
+builder.prismaObjectField("Chat", "traces", (t) =>
+  t.connection(
+    {
+      type: ToolTraceRef,
+      description: "The chat's traces in start order, by (startedAt, id); pages both ways.",
+      args: { filter: t.arg({ type: TraceFilter, required: false }) },
+      resolve: async (chat, args, ctx) => {
+        const base = whereOf(chat.id, args.filter);
+        const connection = await keysetConnection<ToolTrace, Prisma.ToolTraceWhereInput>(ctx, args, {
+          scope: { list: "traces", parentId: chat.id, filter: filterKey(args.filter), order: "startedAt asc, id asc" },
+          positionOf: (trace) => [trace.startedAt.getTime(), trace.id],
+          beyond: ([t, id], direction) => {
+            const at = new Date(Number(t));
+            // started_at >= t AND (started_at > t OR id > $id): a seek on (chat_id, started_at, id).
+            return direction === "after"
+              ? { AND: [{ startedAt: { gte: at } }, { OR: [{ startedAt: { gt: at } }, { id: { gt: String(id) } }] }] }
+              : { AND: [{ startedAt: { lte: at } }, { OR: [{ startedAt: { lt: at } }, { id: { lt: String(id) } }] }] };
+          },
+          fetch: ({ where, reversed, take }) =>
+            getPrisma().toolTrace.findMany({
+              where: { AND: [base, ...where] },
+              orderBy: reversed ? [{ startedAt: "desc" }, { id: "desc" }] : [{ startedAt: "asc" }, { id: "asc" }],
+              take,
+            }),
+        });
+        return { ...connection, where: base };
+      },
+    },
+    {
+      name: "ChatTracesConnection",
+      fields: (c) => ({
+        totalCount: c.int({
+          description: "Traces matching the filter, on every page",
+          resolve: (connection) => getPrisma().toolTrace.count({ where: (connection as unknown as { where: Prisma.ToolTraceWhereInput }).where }),
+        }),
+      }),
+    },
+  ),
+);
