@@ -2,7 +2,7 @@ import { defineConfig } from "vitest/config";
 
 // Three projects: `unit` needs no outside service (PGlite and in-process); `postgres` runs the same
 // database suites against the PostgreSQL server plus the multi-process tests; `redis` adds Redis.
-const databaseSuites = ["tests/services/**/*.test.ts", "tests/db/**/*.test.ts", "tests/api/**/*.test.ts"];
+const databaseSuites = ["tests/services/**/*.test.ts", "tests/db/**/*.test.ts", "tests/api/**/*.test.ts", "tests/subscriptions/**/*.test.ts"];
 
 export default defineConfig({
   test: {
