@@ -1,7 +1,7 @@
 // Entry: load the configuration, open the database, migrate, sweep, listen; stop cleanly on signals.
 import { buildApp } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
-import { openDatabase, setPrisma } from "./db/client.js";
+import { type Database, openDatabase, setPrisma } from "./db/client.js";
 import { DataDirLockedError } from "./db/data-dir-lock.js";
 import { migrate, MigrationError } from "./db/migrate.js";
 import { createLogger } from "./logger.js";
@@ -9,34 +9,39 @@ import { createLogger } from "./logger.js";
 async function main() {
   const config = loadConfig();
   const log = createLogger(config.LOG_LEVEL);
-  const db = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
+  // A signal during start-up (initdb, migrations) still closes the database and frees the data folder.
+  let db: Database | undefined;
+  let stopHandler = async (signal: string) => {
+    log.info("server.stopping", { signal, during: "start-up" });
+    await db?.close().catch(() => {});
+    process.exit(1);
+  };
+  process.once("SIGINT", () => void stopHandler("SIGINT"));
+  process.once("SIGTERM", () => void stopHandler("SIGTERM"));
+  db = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
+  const opened = db;
   try {
-    const conn = await db.openSqlConnection();
+    const conn = await opened.openSqlConnection();
     try {
       await migrate(conn, { log, holdLockMs: config.TRACEDECK_TEST_MIGRATION_LOCK_HOLD_MS });
     } finally {
       await conn.close();
     }
-    setPrisma(db.prisma);
-    const app = buildApp({ config, db, log });
+    setPrisma(opened.prisma);
+    const app = buildApp({ config, db: opened, log });
     const url = await app.start();
-    const where = db.kind === "pglite" ? `embedded PGlite in ${config.DATA_DIR}` : "PostgreSQL";
-    log.info(`Tracedeck listening on ${url} (database: ${where})`, { url, database: db.kind });
+    const where = opened.kind === "pglite" ? `embedded PGlite in ${config.DATA_DIR}` : "PostgreSQL";
+    log.info(`Tracedeck listening on ${url} (database: ${where})`, { url, database: opened.kind });
 
-    let stopping = false;
-    const stop = async (signal: string) => {
-      if (stopping) return;
-      stopping = true;
+    stopHandler = async (signal: string) => {
       log.info("server.stopping", { signal });
       await app.stop();
-      await db.close();
+      await opened.close();
       log.info("server.stopped");
       process.exit(0);
     };
-    process.once("SIGINT", () => void stop("SIGINT"));
-    process.once("SIGTERM", () => void stop("SIGTERM"));
   } catch (error) {
-    await db.close().catch(() => {});
+    await opened.close().catch(() => {});
     throw error;
   }
 }

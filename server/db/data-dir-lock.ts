@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { closeSync, linkSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 /**
@@ -29,9 +29,17 @@ export function lockDataDir(dataDir: string): DataDirLock {
   const path = join(dir, "tracedeck.lock");
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      const fd = openSync(path, "wx");
+      // Write the pid to a private file, then link it into place: the lock appears with its
+      // content at once, so no other process can read it empty and take it for stale.
+      const draft = `${path}.${process.pid}.${Date.now()}`;
+      const fd = openSync(draft, "wx");
       writeSync(fd, String(process.pid));
       closeSync(fd);
+      try {
+        linkSync(draft, path);
+      } finally {
+        rmSync(draft, { force: true });
+      }
       let released = false;
       return {
         path,

@@ -1,0 +1,13 @@
+import { createEventBus, publishChatEvents } from "/work/main/server/events/pubsub.ts";
+import { startChatEventRouter } from "/work/main/server/events/router.ts";
+import { silentLogger } from "/work/main/server/logger.ts";
+process.on("uncaughtException", (e) => { console.log("UNCAUGHT", e.name, e.message); });
+const bus = createEventBus();
+const log = { ...silentLogger, error: (m: string, x: any) => console.log("LOGERR", m, x?.error?.name) } as any;
+const router = await startChatEventRouter(bus, log);
+let n = 0;
+router.listen("c", () => n++);
+publishChatEvents(bus, Array.from({ length: 2000 }, (_, i) => ({ chatId: "c", seq: i + 1, kind: "trace_started" as const, subjectId: "x", at: "" })));
+await new Promise((r) => setTimeout(r, 500));
+console.log("delivered", n);
+await router.close();
