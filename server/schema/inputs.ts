@@ -92,5 +92,8 @@ export function startInput(args: StartArgs, path: (string | number)[] = []): Sta
 }
 
 export function finishInput(args: FinishArgs, path: (string | number)[] = []): Omit<FinishTraceInput, "traceId" | "chatId" | "toolCallId"> {
-  return { ...args, tokens: tokensArg(args.tokens, [...path, "tokens"]) as FinishTraceInput["tokens"] };
+  // Only the finish fields: spreading every argument would put back a raw chatId (a global id) over
+  // the one startInput parsed, when both are spread into one recordToolTraces item.
+  const { finishedAt, latencyMs, output, error, outcome, status } = args;
+  return { finishedAt, latencyMs, output, error, outcome, status, tokens: tokensArg(args.tokens, [...path, "tokens"]) as FinishTraceInput["tokens"] };
 }

@@ -30,12 +30,15 @@ export function errorsOf(response: GraphQLResponse): NonNullable<GraphQLResponse
 /** The error codes (extensions.code) of a response. */
 export const codesOf = (response: GraphQLResponse) => errorsOf(response).map((e) => e.extensions?.code);
 
-/** Every typed error member, for mutation results. */
+/**
+ * Every typed error member, for mutation results. Aliased: NotFoundError.entity (String!) and
+ * ConflictError.entity (String) may not share a response name, nor may `id` with a node's ID!.
+ */
 export const ERROR_FIELDS = `
   __typename
   ... on Error { message }
-  ... on NotFoundError { entity id }
-  ... on ConflictError { entity id }
+  ... on NotFoundError { missingEntity: entity missingId: id }
+  ... on ConflictError { conflictEntity: entity conflictId: id }
   ... on ValidationError { issues { path message } }
 `;
 

@@ -1,3 +1,4 @@
+import { underArgument } from "../argument-paths.js";
 import { builder } from "../builder.js";
 import { ChatRef } from "../types/Chat.js";
 import { writeErrors } from "../types/Errors.js";
@@ -14,6 +15,6 @@ builder.mutationField("createChat", (t) =>
     type: ChatRef,
     errors: { types: writeErrors, directResult: true },
     args: { input: t.arg({ type: CreateChatInput, required: false }) },
-    resolve: (_root, { input }, ctx) => ctx.services.chats.create(input ?? {}),
+    resolve: (_root, { input }, ctx) => underArgument(["input"], () => ctx.services.chats.create(input ?? {})),
   }),
 );

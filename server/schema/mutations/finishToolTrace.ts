@@ -1,3 +1,4 @@
+import { underArgument } from "../argument-paths.js";
 import { builder } from "../builder.js";
 import { parseId } from "../ids.js";
 import { finishFields, finishInput } from "../inputs.js";
@@ -20,12 +21,14 @@ builder.mutationField("finishToolTrace", (t) =>
     description: "Records the finish of a tool call. An identical replay changes nothing; a different second finish is a conflict.",
     errors: { types: writeErrors, directResult: true },
     args: { input: t.arg({ type: FinishToolTraceInput, required: true }) },
-    resolve: (_root, { input }, ctx) =>
-      ctx.services.traces.finish({
+    resolve: (_root, { input }, ctx) => {
+      const args = {
         ...finishInput(input, ["input"]),
         traceId: input.traceId == null ? undefined : parseId(String(input.traceId), "ToolTrace", ["input", "traceId"]),
         chatId: input.chatId == null ? undefined : parseId(String(input.chatId), "Chat", ["input", "chatId"]),
         toolCallId: input.toolCallId,
-      }),
+      };
+      return underArgument(["input"], () => ctx.services.traces.finish(args));
+    },
   }),
 );

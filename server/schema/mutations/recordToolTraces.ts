@@ -1,4 +1,5 @@
 import type { ToolTrace } from "../../db/generated/prisma/client.js";
+import { underArgument } from "../argument-paths.js";
 import { builder } from "../builder.js";
 import { finishFields, finishInput, startFields, startInput } from "../inputs.js";
 import { writeErrors } from "../types/Errors.js";
@@ -25,7 +26,7 @@ builder.mutationField("recordToolTraces", (t) =>
     args: { input: t.arg({ type: RecordToolTracesInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
       const items = input.items.map((item, i) => ({ ...startInput(item, ["input", "items", i]), ...finishInput(item, ["input", "items", i]) }));
-      return { traces: await ctx.services.traces.recordBatch(items) };
+      return { traces: await underArgument(["input"], () => ctx.services.traces.recordBatch(items)) };
     },
   }),
 );

@@ -1,3 +1,4 @@
+import { underArgument } from "../argument-paths.js";
 import { builder } from "../builder.js";
 import { parseId } from "../ids.js";
 import { writeErrors } from "../types/Errors.js";
@@ -18,7 +19,9 @@ builder.mutationField("saveSnapshot", (t) =>
     description: "Saves the agent's state at a turn boundary, closing that turn.",
     errors: { types: writeErrors, directResult: true },
     args: { input: t.arg({ type: SaveSnapshotInput, required: true }) },
-    resolve: (_root, { input }, ctx) =>
-      ctx.services.snapshots.save({ ...input, state: input.state, chatId: parseId(String(input.chatId), "Chat", ["input", "chatId"]) }),
+    resolve: (_root, { input }, ctx) => {
+      const chatId = parseId(String(input.chatId), "Chat", ["input", "chatId"]);
+      return underArgument(["input"], () => ctx.services.snapshots.save({ ...input, state: input.state, chatId }));
+    },
   }),
 );

@@ -1,3 +1,4 @@
+import { underArgument } from "../argument-paths.js";
 import { builder } from "../builder.js";
 import { startFields, startInput } from "../inputs.js";
 import { writeErrors } from "../types/Errors.js";
@@ -11,6 +12,9 @@ builder.mutationField("startToolTrace", (t) =>
     description: "Records the start of a tool call (status running) and streams it to every viewer.",
     errors: { types: writeErrors, directResult: true },
     args: { input: t.arg({ type: StartToolTraceInput, required: true }) },
-    resolve: (_root, { input }, ctx) => ctx.services.traces.start(startInput(input, ["input"])),
+    resolve: (_root, { input }, ctx) => {
+      const args = startInput(input, ["input"]);
+      return underArgument(["input"], () => ctx.services.traces.start(args));
+    },
   }),
 );
