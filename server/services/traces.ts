@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import stringify from "safe-stable-stringify";
 import { z } from "zod";
-import type { ToolTrace } from "../db/generated/prisma/client.js";
+import { Prisma, type ToolTrace } from "../db/generated/prisma/client.js";
 import type { TraceStatus } from "../db/generated/prisma/enums.js";
 import { ConflictError, NotFoundError, TracedeckError, ValidationError } from "../errors.js";
 import type { ServiceDeps } from "./deps.js";
@@ -58,7 +58,10 @@ export type StartTraceInput = z.input<Schemas["start"]>;
 export type FinishTraceInput = z.input<Schemas["finish"]>;
 export type RecordTraceInput = z.input<Schemas["record"]>;
 type StartData = z.output<Schemas["start"]>;
-type FinishData = z.output<Schemas["record"]> | z.output<Schemas["finish"]>;
+type RecordData = z.output<Schemas["record"]>;
+type FinishData = RecordData | z.output<Schemas["finish"]>;
+
+const stepKeyOf = (trace: ToolTrace) => trace.messageId ?? `trace:${trace.id}`;
 
 /**
  * Computed latency: never negative, and saturated at the latency_ms column's 32-bit range (about
@@ -99,69 +102,76 @@ export function createTraceService(deps: ServiceDeps) {
   const { prisma, limits } = deps;
   const s = schemas(limits.toolInputMaxBytes);
 
+  /** The row of a new trace, as started. */
+  function startColumns(chat: LockedChat, d: StartData) {
+    return {
+      id: randomUUID(),
+      chatId: d.chatId,
+      sessionId: d.sessionId ?? chat.currentSessionId,
+      messageId: d.messageId ?? null,
+      toolCallId: d.toolCallId ?? null,
+      turnNumber: d.turnNumber ?? chat.nextTurn,
+      toolName: d.toolName,
+      toolInput: d.toolInput as object,
+      startedAt: d.startedAt ?? new Date(),
+      startedAtFromClient: d.startedAt !== undefined,
+      startHash: startHashOf(d),
+      createdAt: new Date(),
+    };
+  }
+
+  /** The columns a finish sets, and its identity; throws when the finish precedes a client-given start. */
+  function finishColumns(started: { startedAt: Date; startedAtFromClient: boolean }, d: FinishData) {
+    const output = d.output === undefined ? undefined : capOutput(d.output, limits.traceOutputCapBytes);
+    const tokens = d.tokens && !isZero(d.tokens) ? d.tokens : undefined;
+    if (d.finishedAt && started.startedAtFromClient && d.finishedAt < started.startedAt) {
+      throw new ValidationError([{ path: ["finishedAt"], message: "must not be before the trace's startedAt" }]);
+    }
+    const finishedAt = d.finishedAt ?? new Date();
+    const columns = {
+      finishedAt,
+      latencyMs: d.latencyMs ?? elapsedMs(started.startedAt, finishedAt),
+      status: (d.status ?? (d.error !== undefined ? "error" : "ok")) as TraceStatus,
+      toolOutput: output?.text ?? null,
+      outputBytes: output?.bytes ?? null,
+      outputHash: output?.hash ?? null,
+      error: d.error ?? null,
+      outcome: d.outcome ?? null,
+      finishHash: finishHashOf(d, output?.hash ?? null, tokens),
+      inputTokens: tokens?.input ?? 0,
+      outputTokens: tokens?.output ?? 0,
+      cacheReadTokens: tokens?.cacheRead ?? 0,
+      cacheWriteTokens: tokens?.cacheWrite ?? 0,
+      reasoningTokens: tokens?.reasoning ?? 0,
+    };
+    return { columns, tokens };
+  }
+
   async function insertStart(w: ChatWrite, chat: LockedChat, d: StartData): Promise<ToolTrace> {
-    const startHash = startHashOf(d);
     if (d.toolCallId) {
       const existing = await w.tx.toolTrace.findUnique({ where: { chatId_toolCallId: { chatId: d.chatId, toolCallId: d.toolCallId } } });
-      if (existing) {
-        if (existing.startHash === startHash) return existing;
-        throw new ConflictError(`tool call ${d.toolCallId} was already started in this chat with different fields`, "ToolTrace", existing.id);
-      }
+      if (existing) return sameStart(existing, d);
     }
-    const trace = await w.tx.toolTrace.create({
-      data: {
-        id: randomUUID(),
-        chatId: d.chatId,
-        sessionId: d.sessionId ?? chat.currentSessionId,
-        messageId: d.messageId ?? null,
-        toolCallId: d.toolCallId ?? null,
-        turnNumber: d.turnNumber ?? chat.nextTurn,
-        toolName: d.toolName,
-        toolInput: d.toolInput as object,
-        startedAt: d.startedAt ?? new Date(),
-        startedAtFromClient: d.startedAt !== undefined,
-        startHash,
-      },
-    });
+    const trace = await w.tx.toolTrace.create({ data: startColumns(chat, d) });
     w.events.add(d.chatId, "trace_started", trace.id);
     return trace;
   }
 
+  /** A start retried with the same tool_call_id: the stored row when identical, else a conflict. */
+  function sameStart(existing: ToolTrace, d: StartData): ToolTrace {
+    if (existing.startHash === startHashOf(d)) return existing;
+    throw new ConflictError(`tool call ${d.toolCallId} was already started in this chat with different fields`, "ToolTrace", existing.id);
+  }
+
   /** Finishes a running (or abandoned) trace; an identical replay of a finish changes nothing. */
   async function applyFinish(w: ChatWrite, trace: ToolTrace, d: FinishData): Promise<ToolTrace> {
-    const output = d.output === undefined ? undefined : capOutput(d.output, limits.traceOutputCapBytes);
-    const tokens = d.tokens;
-    const finishHash = finishHashOf(d, output?.hash ?? null, tokens);
+    const { columns, tokens } = finishColumns(trace, d);
     if (trace.finishHash !== null) {
-      if (trace.finishHash === finishHash) return trace;
+      if (trace.finishHash === columns.finishHash) return trace;
       throw new ConflictError(`trace ${trace.id} was already finished with a different result`, "ToolTrace", trace.id);
     }
-    if (d.finishedAt && trace.startedAtFromClient && d.finishedAt < trace.startedAt) {
-      throw new ValidationError([{ path: ["finishedAt"], message: "must not be before the trace's startedAt" }]);
-    }
-    const finishedAt = d.finishedAt ?? new Date();
-    const latencyMs = d.latencyMs ?? elapsedMs(trace.startedAt, finishedAt);
-    const status: TraceStatus = d.status ?? (d.error !== undefined ? "error" : "ok");
-    const updated = await w.tx.toolTrace.update({
-      where: { id: trace.id },
-      data: {
-        finishedAt,
-        latencyMs,
-        status,
-        toolOutput: output?.text ?? null,
-        outputBytes: output?.bytes ?? null,
-        outputHash: output?.hash ?? null,
-        error: d.error ?? null,
-        outcome: d.outcome ?? null,
-        finishHash,
-        inputTokens: tokens?.input ?? 0,
-        outputTokens: tokens?.output ?? 0,
-        cacheReadTokens: tokens?.cacheRead ?? 0,
-        cacheWriteTokens: tokens?.cacheWrite ?? 0,
-        reasoningTokens: tokens?.reasoning ?? 0,
-      },
-    });
-    if (tokens && !isZero(tokens)) await addStepUsage(w, updated, tokens);
+    const updated = await w.tx.toolTrace.update({ where: { id: trace.id }, data: columns });
+    if (tokens) await addStepUsage(w, [{ chatId: trace.chatId, stepKey: stepKeyOf(updated), tokens }]);
     w.events.add(trace.chatId, "trace_finished", trace.id);
     return updated;
   }
@@ -170,11 +180,33 @@ export function createTraceService(deps: ServiceDeps) {
    * A model step's usage is stored once. Calls of one step (one message_id) may each carry the
    * step's usage or only one may: the step keeps the largest count of each kind, never the sum.
    */
-  async function addStepUsage(w: ChatWrite, trace: ToolTrace, t: TokenCounts): Promise<void> {
-    const stepKey = trace.messageId ?? `trace:${trace.id}`;
+  async function addStepUsage(w: ChatWrite, usages: { chatId: string; stepKey: string; tokens: TokenCounts }[]): Promise<void> {
+    const byStep = new Map<string, { chatId: string; stepKey: string; tokens: TokenCounts }>();
+    for (const u of usages) {
+      const key = `${u.chatId}/${u.stepKey}`;
+      const seen = byStep.get(key)?.tokens;
+      const t = u.tokens;
+      byStep.set(key, {
+        ...u,
+        tokens: seen
+          ? {
+              input: Math.max(seen.input, t.input),
+              output: Math.max(seen.output, t.output),
+              cacheRead: Math.max(seen.cacheRead, t.cacheRead),
+              cacheWrite: Math.max(seen.cacheWrite, t.cacheWrite),
+              reasoning: Math.max(seen.reasoning, t.reasoning),
+            }
+          : t,
+      });
+    }
+    if (byStep.size === 0) return;
+    const values = [...byStep.values()].map(
+      ({ chatId, stepKey, tokens: t }) =>
+        Prisma.sql`(${chatId}::uuid, ${stepKey}, ${t.input}, ${t.output}, ${t.cacheRead}, ${t.cacheWrite}, ${t.reasoning}, now())`,
+    );
     await w.tx.$executeRaw`
       INSERT INTO model_steps (chat_id, step_key, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, updated_at)
-      VALUES (${trace.chatId}::uuid, ${stepKey}, ${t.input}, ${t.output}, ${t.cacheRead}, ${t.cacheWrite}, ${t.reasoning}, now())
+      VALUES ${Prisma.join(values)}
       ON CONFLICT (chat_id, step_key) DO UPDATE SET
         input_tokens = GREATEST(model_steps.input_tokens, EXCLUDED.input_tokens),
         output_tokens = GREATEST(model_steps.output_tokens, EXCLUDED.output_tokens),
@@ -184,9 +216,43 @@ export function createTraceService(deps: ServiceDeps) {
         updated_at = now()`;
   }
 
-  async function recordOne(w: ChatWrite, d: z.output<Schemas["record"]>): Promise<ToolTrace> {
-    const started = await insertStart(w, w.chats.get(d.chatId)!, d);
-    return applyFinish(w, started, d);
+  /**
+   * Records finished traces in one transaction: new ones with one multi-row insert, retried tool
+   * calls (a tool_call_id already stored) one by one, as replays or conflicts. Events keep item order.
+   */
+  async function recordMany(w: ChatWrite, items: RecordData[], onItem: (index: number) => void = () => {}): Promise<ToolTrace[]> {
+    const keyed = items.filter((d) => d.toolCallId);
+    const stored = new Map<string, ToolTrace>();
+    if (keyed.length > 0) {
+      const found = await w.tx.toolTrace.findMany({
+        where: { OR: keyed.map((d) => ({ chatId: d.chatId, toolCallId: d.toolCallId })) },
+      });
+      for (const trace of found) stored.set(`${trace.chatId}/${trace.toolCallId}`, trace);
+    }
+    const results: (ToolTrace | undefined)[] = [];
+    const rows: (ReturnType<typeof startColumns> & ReturnType<typeof finishColumns>["columns"])[] = [];
+    const usages: { chatId: string; stepKey: string; tokens: TokenCounts }[] = [];
+    for (let i = 0; i < items.length; i++) {
+      onItem(i);
+      const d = items[i]!;
+      const existing = d.toolCallId ? stored.get(`${d.chatId}/${d.toolCallId}`) : undefined;
+      if (existing) {
+        results.push(await applyFinish(w, sameStart(existing, d), d));
+        continue;
+      }
+      const start = startColumns(w.chats.get(d.chatId)!, d);
+      const { columns, tokens } = finishColumns(start, d);
+      rows.push({ ...start, ...columns });
+      if (tokens) usages.push({ chatId: d.chatId, stepKey: d.messageId ?? `trace:${start.id}`, tokens });
+      w.events.add(d.chatId, "trace_started", start.id);
+      w.events.add(d.chatId, "trace_finished", start.id);
+      results.push(undefined);
+    }
+    // The rows hold every column, so they are returned as written rather than read back.
+    if (rows.length) await w.tx.toolTrace.createMany({ data: rows });
+    await addStepUsage(w, usages);
+    let next = 0;
+    return results.map((r) => r ?? (rows[next++]! as ToolTrace));
   }
 
   async function resolveFinishTarget(input: z.output<Schemas["finish"]>): Promise<{ chatId: string; find: (w: ChatWrite) => Promise<ToolTrace | null> }> {
@@ -228,7 +294,7 @@ export function createTraceService(deps: ServiceDeps) {
     /** Records a finished trace in one call: two events, trace_started then trace_finished. */
     async record(input: RecordTraceInput): Promise<ToolTrace> {
       const d = parseInput(s.record, input);
-      return writeChats(deps, [d.chatId], (w) => recordOne(w, d));
+      return writeChats(deps, [d.chatId], async (w) => (await recordMany(w, [d]))[0]!);
     },
 
     /**
@@ -258,11 +324,7 @@ export function createTraceService(deps: ServiceDeps) {
       });
       let index = 0;
       try {
-        return await writeChats(deps, parsed.map((d) => d.chatId), async (w) => {
-          const out: ToolTrace[] = [];
-          for (index = 0; index < parsed.length; index++) out.push(await recordOne(w, parsed[index]!));
-          return out;
-        });
+        return await writeChats(deps, parsed.map((d) => d.chatId), (w) => recordMany(w, parsed, (i) => (index = i)));
       } catch (error) {
         if (error instanceof ValidationError) throw error.prefixed(["items", index]);
         if (error instanceof NotFoundError && error.entity === "Chat") {
