@@ -25,6 +25,25 @@ export function redactSecrets(value: unknown): unknown {
   return value;
 }
 
+/**
+ * The turns the agent's history at `turn` is made of: back from it through each revision's
+ * predecessor (the turn a restore continued from, else the turn saved before it). A restore keeps
+ * exactly these current; every other revision, later or on an abandoned branch, is superseded.
+ */
+export function lineageOf(revisions: { turn: number; restoredFrom: number | null }[], turn: number): Set<number> {
+  const byTurn = new Map(revisions.map((r) => [r.turn, r]));
+  const turns = [...byTurn.keys()].sort((a, b) => a - b);
+  const line = new Set<number>();
+  let current = byTurn.get(turn);
+  while (current && !line.has(current.turn)) {
+    line.add(current.turn);
+    const at = current.turn;
+    const previous = current.restoredFrom ?? turns.filter((t) => t < at).at(-1);
+    current = previous === undefined ? undefined : byTurn.get(previous) ?? byTurn.get(turns.filter((t) => t < previous).at(-1) ?? -1);
+  }
+  return line;
+}
+
 const stateHash = (state: unknown) => createHash("sha256").update(stringify(state) ?? "null").digest("hex");
 
 export interface RestoreResult {
@@ -126,11 +145,17 @@ export function createSnapshotService(deps: ServiceDeps) {
         const target = await w.tx.agentSnapshotRevision.findUnique({ where: { chatId_turn: { chatId: d.chatId, turn: d.turn } } });
         if (!target) throw new NotFoundError("SnapshotRevision", `${d.chatId}/turn ${d.turn}`, `turn ${d.turn} of chat ${d.chatId} has no saved snapshot`);
         const now = new Date();
-        const revision = await w.tx.agentSnapshotRevision.update({ where: { id: target.id }, data: { supersededAt: null } });
+        const all = await w.tx.agentSnapshotRevision.findMany({
+          where: { chatId: d.chatId },
+          select: { id: true, turn: true, restoredFrom: true },
+        });
+        const line = lineageOf(all, d.turn);
+        await w.tx.agentSnapshotRevision.updateMany({ where: { chatId: d.chatId, turn: { in: [...line] } }, data: { supersededAt: null } });
         await w.tx.agentSnapshotRevision.updateMany({
-          where: { chatId: d.chatId, turn: { gt: d.turn }, supersededAt: null },
+          where: { chatId: d.chatId, turn: { notIn: [...line] }, supersededAt: null },
           data: { supersededAt: now },
         });
+        const revision = (await w.tx.agentSnapshotRevision.findUnique({ where: { id: target.id } }))!;
         await w.tx.agentSnapshot.update({ where: { chatId: d.chatId }, data: { currentRevisionId: target.id, turn: d.turn, updatedAt: now } });
         const sessionId = randomUUID();
         await w.tx.chat.update({ where: { id: d.chatId }, data: { currentSessionId: sessionId, continuedFromTurn: d.turn } });

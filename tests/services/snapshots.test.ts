@@ -313,6 +313,22 @@ describe("restore", () => {
     ]);
   });
 
+  test("a restore keeps the restored turn's whole history current and supersedes abandoned branches", async () => {
+    // 1-2-3-4-5, restore 3, save 6 (continued from 3): two branches share 1-2-3.
+    const { chat } = await chatWithTurns(5);
+    await h.services.snapshots.restore({ chatId: chat.id, turn: 3 });
+    await h.services.snapshots.save({ chatId: chat.id, state: stateOf(6) });
+    expect(await supersededByTurn(chat.id)).toEqual({ 1: false, 2: false, 3: false, 4: true, 5: true, 6: false });
+
+    // Back to 5: its history is 1-2-3-4-5, so 4 is current again; 6 is on the abandoned branch.
+    await h.services.snapshots.restore({ chatId: chat.id, turn: 5 });
+    expect(await supersededByTurn(chat.id)).toEqual({ 1: false, 2: false, 3: false, 4: false, 5: false, 6: true });
+
+    // Forward to 6: its history is 1-2-3-6; 4 and 5 are superseded although they are older.
+    await h.services.snapshots.restore({ chatId: chat.id, turn: 6 });
+    expect(await supersededByTurn(chat.id)).toEqual({ 1: false, 2: false, 3: false, 4: true, 5: true, 6: false });
+  });
+
   test("restoring the current turn starts a new session and supersedes nothing", async () => {
     const { chat } = await chatWithTurns(2);
     const first = await h.services.snapshots.restore({ chatId: chat.id, turn: 2 });
