@@ -1,49 +1,14 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { ConflictError, NotFoundError, ValidationError } from "../../server/errors.js";
 import type { RecordTraceInput } from "../../server/services/traces.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { databaseFingerprint } from "../helpers/fingerprint.js";
-import { createServiceHarness, type ServiceHarness } from "../helpers/services.js";
+import { serviceAssertions, useServiceDatabase } from "../helpers/service-assertions.js";
+import { createServiceHarness } from "../helpers/services.js";
 
-let db: TestDatabase;
 /** At most 3 items per batch. */
-let h: ServiceHarness;
-beforeAll(async () => {
-  db = await createTestDatabase();
-  h = createServiceHarness(db, { maxBatchItems: 3 });
-});
-afterAll(async () => {
-  h?.published.stop();
-  await db?.destroy();
-});
-
-type ErrorClass<E> = new (...args: never[]) => E;
-
-/** Runs a call that must fail with `kind`, and proves it wrote nothing at all and published nothing. */
-async function failsCleanly<E extends Error>(kind: ErrorClass<E>, run: () => Promise<unknown>): Promise<E> {
-  const before = await databaseFingerprint(db.prisma);
-  const publishedBefore = (await h.published.settle()).length;
-  const error = await run().then(
-    (value) => ({ resolved: value }),
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(kind);
-  expect(await databaseFingerprint(db.prisma)).toEqual(before);
-  expect((await h.published.settle()).slice(publishedBefore)).toEqual([]);
-  return error as E;
-}
-
-/** The chat's stored log: seq 1..n without gaps, the counter at n, and exactly that was published. */
-async function eventLog(chatId: string) {
-  const rows = await db.prisma.chatEvent.findMany({ where: { chatId }, orderBy: { seq: "asc" } });
-  const chat = await db.prisma.chat.findUniqueOrThrow({ where: { id: chatId } });
-  expect(rows.map((r) => r.seq)).toEqual(rows.map((_, i) => i + 1));
-  expect(chat.eventSeq).toBe(rows.length);
-  const published = (await h.published.settle()).filter((e) => e.chatId === chatId);
-  expect(published.map((e) => [e.seq, e.kind, e.subjectId])).toEqual(rows.map((r) => [r.seq, r.kind, r.subjectId]));
-  return rows.map((r) => [r.kind, r.subjectId] as const);
-}
+const { db, h } = useServiceDatabase({ limits: { maxBatchItems: 3 } });
+const { failsCleanly, eventLog } = serviceAssertions(() => db, () => h);
 
 const item = (chatId: string, extra: Partial<RecordTraceInput> = {}): RecordTraceInput => ({
   chatId,
@@ -140,14 +105,14 @@ describe("one bad item rejects the whole batch, names the item, and writes nothi
     const { a } = await twoChats();
     const small = createServiceHarness(db, { toolInputMaxBytes: 1024 });
     try {
-      const before = await databaseFingerprint(db.prisma);
-      const error = await small.services.traces
-        .recordBatch([item(a.id), item(a.id), item(a.id, { toolInput: { s: "x".repeat(2000) } })])
-        .catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(ValidationError);
-      expect((error as ValidationError).issues[0]!.path).toEqual(["items", 2, "toolInput"]);
-      expect(await databaseFingerprint(db.prisma)).toEqual(before);
-      expect(await small.published.settle()).toEqual([]);
+      // `small` is new: nothing was published on its bus before this call.
+      expect(small.published.events).toEqual([]);
+      const error = await failsCleanly(
+        ValidationError,
+        () => small.services.traces.recordBatch([item(a.id), item(a.id), item(a.id, { toolInput: { s: "x".repeat(2000) } })]),
+        small,
+      );
+      expect(error.issues[0]!.path).toEqual(["items", 2, "toolInput"]);
     } finally {
       small.published.stop();
     }

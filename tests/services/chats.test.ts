@@ -1,49 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { NotFoundError, ValidationError } from "../../server/errors.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { databaseFingerprint } from "../helpers/fingerprint.js";
-import { createServiceHarness, type ServiceHarness } from "../helpers/services.js";
+import { brief, serviceAssertions, useServiceDatabase } from "../helpers/service-assertions.js";
 
-let db: TestDatabase;
-let h: ServiceHarness;
-beforeAll(async () => {
-  db = await createTestDatabase();
-  h = createServiceHarness(db);
-});
-afterAll(async () => {
-  h?.published.stop();
-  await db?.destroy();
-});
-
-type ErrorClass<E> = new (...args: never[]) => E;
-
-/** Runs a call that must fail with `kind`, and proves it wrote nothing at all and published nothing. */
-async function failsCleanly<E extends Error>(kind: ErrorClass<E>, run: () => Promise<unknown>): Promise<E> {
-  const before = await databaseFingerprint(db.prisma);
-  const publishedBefore = (await h.published.settle()).length;
-  const error = await run().then(
-    (value) => ({ resolved: value }),
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(kind);
-  expect(await databaseFingerprint(db.prisma)).toEqual(before);
-  expect((await h.published.settle()).slice(publishedBefore)).toEqual([]);
-  return error as E;
-}
-
-const brief = (e: { chatId: string; seq: number; kind: string; subjectId: string }) => ({ chatId: e.chatId, seq: e.seq, kind: e.kind, subjectId: e.subjectId });
-
-/** The chat's stored log: seq 1..n without gaps, the counter at n, and exactly that was published. */
-async function eventLog(chatId: string) {
-  const rows = await db.prisma.chatEvent.findMany({ where: { chatId }, orderBy: { seq: "asc" } });
-  const chat = await db.prisma.chat.findUniqueOrThrow({ where: { id: chatId } });
-  expect(rows.map((r) => r.seq)).toEqual(rows.map((_, i) => i + 1));
-  expect(chat.eventSeq).toBe(rows.length);
-  const published = (await h.published.settle()).filter((e) => e.chatId === chatId).map(brief);
-  expect(published).toEqual(rows.map(brief));
-  return rows.map((r) => [r.kind, r.subjectId] as const);
-}
+const { db, h } = useServiceDatabase();
+const { failsCleanly, eventLog } = serviceAssertions(() => db, () => h);
 
 async function rowsOfChat(chatId: string) {
   return {

@@ -1,36 +1,15 @@
-import { afterAll, beforeAll, expect, test } from "vitest";
+import { expect, test } from "vitest";
 import { ConflictError } from "../../server/errors.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { databaseFingerprint } from "../helpers/fingerprint.js";
-import { createServiceHarness, type ServiceHarness } from "../helpers/services.js";
+import { serviceAssertions, useServiceDatabase } from "../helpers/service-assertions.js";
 
 // The sweep looks at every chat of the database: each test leaves no trace that a later test's
 // sweep could find stale (old traces are swept or finished; young ones stay young for hours).
 
-let db: TestDatabase;
-let h: ServiceHarness;
-beforeAll(async () => {
-  db = await createTestDatabase();
-  h = createServiceHarness(db);
-});
-afterAll(async () => {
-  h?.published.stop();
-  await db?.destroy();
-});
+const { db, h } = useServiceDatabase();
+const { changesNothing, eventLog, storedTrace } = serviceAssertions(() => db, () => h);
 
 const HOUR = 3_600_000;
-const storedTrace = (id: string) => db.prisma.toolTrace.findUniqueOrThrow({ where: { id } });
-
-/** The chat's stored log: seq 1..n without gaps, the counter at n, and exactly that was published. */
-async function eventLog(chatId: string) {
-  const rows = await db.prisma.chatEvent.findMany({ where: { chatId }, orderBy: { seq: "asc" } });
-  const chat = await db.prisma.chat.findUniqueOrThrow({ where: { id: chatId } });
-  expect(rows.map((r) => r.seq)).toEqual(rows.map((_, i) => i + 1));
-  expect(chat.eventSeq).toBe(rows.length);
-  const published = (await h.published.settle()).filter((e) => e.chatId === chatId);
-  expect(published.map((e) => [e.seq, e.kind, e.subjectId])).toEqual(rows.map((r) => [r.seq, r.kind, r.subjectId]));
-  return rows.map((r) => [r.kind, r.subjectId] as const);
-}
 
 const startAt = (chatId: string, startedAt?: Date, toolName = "bash") => h.services.traces.start({ chatId, toolName, toolInput: {}, startedAt });
 
@@ -79,11 +58,7 @@ test("a second sweep finds nothing, writes nothing and publishes nothing", async
   expect(await h.services.traces.sweepAbandoned(HOUR)).toBe(1);
   expect((await storedTrace(old.id)).status).toBe("abandoned");
 
-  const before = await databaseFingerprint(db.prisma);
-  const publishedBefore = (await h.published.settle()).length;
-  expect(await h.services.traces.sweepAbandoned(HOUR)).toBe(0);
-  expect(await databaseFingerprint(db.prisma)).toEqual(before);
-  expect((await h.published.settle()).slice(publishedBefore)).toEqual([]);
+  expect(await changesNothing(() => h.services.traces.sweepAbandoned(HOUR))).toBe(0);
 });
 
 test("the age is a strict boundary: exactly the age is left alone, a millisecond more is swept", async () => {

@@ -1,21 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { ValidationError } from "../../server/errors.js";
 import { tokensUsed } from "../../server/services/tokens.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { databaseFingerprint } from "../helpers/fingerprint.js";
-import { createServiceHarness, type ServiceHarness } from "../helpers/services.js";
+import { serviceAssertions, useServiceDatabase } from "../helpers/service-assertions.js";
 
-let db: TestDatabase;
-let h: ServiceHarness;
-beforeAll(async () => {
-  db = await createTestDatabase();
-  h = createServiceHarness(db);
-});
-afterAll(async () => {
-  h?.published.stop();
-  await db?.destroy();
-});
+const { db, h } = useServiceDatabase();
+const { failsCleanly } = serviceAssertions(() => db, () => h);
 
 /** Per-chat totals the way the API computes them: one SUM over model_steps, never over traces. */
 async function chatTotals(chatId: string) {
@@ -173,13 +163,8 @@ describe("provider usage is normalised on the way in", () => {
   ])("%s is a ValidationError and writes nothing", async (_, tokens, path) => {
     const chat = await newChat();
     const trace = await h.services.traces.start({ chatId: chat.id, toolName: "a", toolInput: {} });
-    const before = await databaseFingerprint(db.prisma);
-    const publishedBefore = (await h.published.settle()).length;
-    const error = await h.services.traces.finish({ traceId: trace.id, tokens }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(ValidationError);
-    expect((error as ValidationError).issues.map((i) => i.path)).toContainEqual(path);
-    expect(await databaseFingerprint(db.prisma)).toEqual(before);
-    expect((await h.published.settle()).slice(publishedBefore)).toEqual([]);
+    const error = await failsCleanly(ValidationError, () => h.services.traces.finish({ traceId: trace.id, tokens }));
+    expect(error.issues.map((i) => i.path)).toContainEqual(path);
   });
 });
 

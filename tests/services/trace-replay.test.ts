@@ -1,63 +1,16 @@
 import { createHash } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { ConflictError } from "../../server/errors.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { databaseFingerprint } from "../helpers/fingerprint.js";
-import { createServiceHarness, type ServiceHarness } from "../helpers/services.js";
+import { serviceAssertions, useServiceDatabase } from "../helpers/service-assertions.js";
+import type { ServiceHarness } from "../helpers/services.js";
 
-let db: TestDatabase;
-let h: ServiceHarness;
-/** Same database, output capped at 300 bytes. */
-let capped: ServiceHarness;
 const CAP = 300;
-beforeAll(async () => {
-  db = await createTestDatabase();
-  h = createServiceHarness(db);
-  capped = createServiceHarness(db, { traceOutputCapBytes: CAP });
-});
-afterAll(async () => {
-  h?.published.stop();
-  capped?.published.stop();
-  await db?.destroy();
-});
+/** `capped`: same database, output capped at 300 bytes. */
+const { db, h, harnesses: { capped } } = useServiceDatabase({ harnesses: { capped: { traceOutputCapBytes: CAP } } });
+const { failsCleanly, changesNothing, eventLog, storedTrace } = serviceAssertions(() => db, () => h);
 
-type ErrorClass<E> = new (...args: never[]) => E;
-
-/** Runs a call that must fail with `kind`, and proves it wrote nothing at all and published nothing. */
-async function failsCleanly<E extends Error>(kind: ErrorClass<E>, run: () => Promise<unknown>, via: ServiceHarness = h): Promise<E> {
-  const before = await databaseFingerprint(db.prisma);
-  const publishedBefore = (await via.published.settle()).length;
-  const error = await run().then(
-    (value) => ({ resolved: value }),
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(kind);
-  expect(await databaseFingerprint(db.prisma)).toEqual(before);
-  expect((await via.published.settle()).slice(publishedBefore)).toEqual([]);
-  return error as E;
-}
-
-/** Runs a call that must succeed without writing or publishing anything (an identical replay). */
-async function changesNothing<T>(run: () => Promise<T>, via: ServiceHarness = h): Promise<T> {
-  const before = await databaseFingerprint(db.prisma);
-  const publishedBefore = (await via.published.settle()).length;
-  const value = await run();
-  expect(await databaseFingerprint(db.prisma)).toEqual(before);
-  expect((await via.published.settle()).slice(publishedBefore)).toEqual([]);
-  return value;
-}
-
-const storedTrace = (id: string) => db.prisma.toolTrace.findUniqueOrThrow({ where: { id } });
-
-async function kindsOf(chatId: string, via: ServiceHarness = h) {
-  const rows = await db.prisma.chatEvent.findMany({ where: { chatId }, orderBy: { seq: "asc" } });
-  const chat = await db.prisma.chat.findUniqueOrThrow({ where: { id: chatId } });
-  expect(rows.map((r) => r.seq)).toEqual(rows.map((_, i) => i + 1));
-  expect(chat.eventSeq).toBe(rows.length);
-  const published = (await via.published.settle()).filter((e) => e.chatId === chatId);
-  expect(published.map((e) => [e.seq, e.kind, e.subjectId])).toEqual(rows.map((r) => [r.seq, r.kind, r.subjectId]));
-  return rows.map((r) => r.kind);
-}
+/** The kinds of the chat's events, after checking its log as eventLog does. */
+const kindsOf = async (chatId: string, via: ServiceHarness = h) => (await eventLog(chatId, via)).map(([kind]) => kind);
 
 async function startedTrace(via: ServiceHarness = h, toolCallId?: string) {
   const chat = await via.services.chats.create({ title: "replay" });

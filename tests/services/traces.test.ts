@@ -1,67 +1,15 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { ConflictError, NotFoundError, ValidationError } from "../../server/errors.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { databaseFingerprint } from "../helpers/fingerprint.js";
-import { createServiceHarness, type ServiceHarness } from "../helpers/services.js";
+import { serviceAssertions, useServiceDatabase } from "../helpers/service-assertions.js";
+import type { ServiceHarness } from "../helpers/services.js";
 
-let db: TestDatabase;
-let h: ServiceHarness;
-/** Same database, a small tool_input limit. */
-let small: ServiceHarness;
 const TOOL_INPUT_MAX = 1024;
-beforeAll(async () => {
-  db = await createTestDatabase();
-  h = createServiceHarness(db);
-  small = createServiceHarness(db, { toolInputMaxBytes: TOOL_INPUT_MAX });
-});
-afterAll(async () => {
-  h?.published.stop();
-  small?.published.stop();
-  await db?.destroy();
-});
-
-type ErrorClass<E> = new (...args: never[]) => E;
-
-/** Runs a call that must fail with `kind`, and proves it wrote nothing at all and published nothing. */
-async function failsCleanly<E extends Error>(kind: ErrorClass<E>, run: () => Promise<unknown>, via: ServiceHarness = h): Promise<E> {
-  const before = await databaseFingerprint(db.prisma);
-  const publishedBefore = (await via.published.settle()).length;
-  const error = await run().then(
-    (value) => ({ resolved: value }),
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(kind);
-  expect(await databaseFingerprint(db.prisma)).toEqual(before);
-  expect((await via.published.settle()).slice(publishedBefore)).toEqual([]);
-  return error as E;
-}
-
-/** Runs a call that must succeed without writing or publishing anything (an identical replay). */
-async function changesNothing<T>(run: () => Promise<T>, via: ServiceHarness = h): Promise<T> {
-  const before = await databaseFingerprint(db.prisma);
-  const publishedBefore = (await via.published.settle()).length;
-  const value = await run();
-  expect(await databaseFingerprint(db.prisma)).toEqual(before);
-  expect((await via.published.settle()).slice(publishedBefore)).toEqual([]);
-  return value;
-}
-
-const brief = (e: { chatId: string; seq: number; kind: string; subjectId: string }) => ({ chatId: e.chatId, seq: e.seq, kind: e.kind, subjectId: e.subjectId });
-
-/** The chat's stored log: seq 1..n without gaps, the counter at n, and exactly that was published. */
-async function eventLog(chatId: string, via: ServiceHarness = h) {
-  const rows = await db.prisma.chatEvent.findMany({ where: { chatId }, orderBy: { seq: "asc" } });
-  const chat = await db.prisma.chat.findUniqueOrThrow({ where: { id: chatId } });
-  expect(rows.map((r) => r.seq)).toEqual(rows.map((_, i) => i + 1));
-  expect(chat.eventSeq).toBe(rows.length);
-  const published = (await via.published.settle()).filter((e) => e.chatId === chatId).map(brief);
-  expect(published).toEqual(rows.map(brief));
-  return rows.map((r) => [r.kind, r.subjectId] as const);
-}
+/** `small`: same database, a small tool_input limit. */
+const { db, h, harnesses: { small } } = useServiceDatabase({ harnesses: { small: { toolInputMaxBytes: TOOL_INPUT_MAX } } });
+const { failsCleanly, changesNothing, eventLog, storedTrace } = serviceAssertions(() => db, () => h);
 
 const newChat = (via: ServiceHarness = h) => via.services.chats.create({ title: "traces" });
-const storedTrace = (id: string) => db.prisma.toolTrace.findUniqueOrThrow({ where: { id } });
 
 describe("start", () => {
   test("a running trace in the chat's current session and open turn, on the server's clock", async () => {
