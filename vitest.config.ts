@@ -5,6 +5,11 @@ import { defineConfig } from "vitest/config";
 const databaseSuites = ["tests/services/**/*.test.ts", "tests/db/**/*.test.ts", "tests/api/**/*.test.ts", "tests/subscriptions/**/*.test.ts"];
 
 export default defineConfig({
+  // One copy of graphql, as under Node: Vite would resolve our own `import "graphql"` to its
+  // index.mjs (the "module" field) while Yoga, Pothos and graphql-ws load index.js, and the two
+  // copies' GraphQLError and schema classes do not recognise each other (typed errors get masked
+  // as "Unexpected error.", printSchema refuses the schema).
+  resolve: { alias: [{ find: /^graphql$/, replacement: "graphql/index.js" }] },
   test: {
     testTimeout: 30_000,
     hookTimeout: 60_000,

@@ -1,8 +1,9 @@
 // Shared pieces of the GraphQL API tests (tests/api/*): the two transports, result unwrapping,
 // bulk inserts through recordToolTraces, and a logger that keeps its lines.
+import { request } from "node:http";
 import { expect } from "vitest";
 import { createLogger, type Logger } from "../../server/logger.js";
-import { execute, type GraphQLResponse, post, type TestApp } from "./app.js";
+import { execute, type GraphQLResponse, type TestApp } from "./app.js";
 
 export type Run = <T = Record<string, any>>(query: string, variables?: Record<string, unknown>) => Promise<GraphQLResponse<T>>;
 
@@ -10,8 +11,34 @@ export type Run = <T = Record<string, any>>(query: string, variables?: Record<st
 export function transports(t: () => TestApp): [string, Run][] {
   return [
     ["in-process", (query, variables) => execute(t().app, query, variables)],
-    ["http", (query, variables) => post(t().graphqlUrl, query, variables)],
+    ["http", (query, variables) => postOnNewConnection(t().graphqlUrl, query, variables)],
   ];
+}
+
+/**
+ * A JSON POST over real HTTP on a connection of its own. fetch() reuses idle keep-alive sockets,
+ * and on a loaded machine one may be reused just as the server's keep-alive timeout (5 s) closes
+ * it: an ECONNRESET that says nothing about the API.
+ */
+export function postOnNewConnection<T = Record<string, any>>(graphqlUrl: string, query: string, variables?: Record<string, unknown>): Promise<GraphQLResponse<T>> {
+  const body = JSON.stringify({ query, variables });
+  return new Promise((resolve, reject) => {
+    const req = request(graphqlUrl, { method: "POST", agent: false, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (chunk: Buffer) => chunks.push(chunk));
+      res.on("error", reject);
+      res.on("end", () => {
+        const text = Buffer.concat(chunks).toString("utf8");
+        try {
+          resolve(JSON.parse(text) as GraphQLResponse<T>);
+        } catch {
+          reject(new Error(`HTTP ${res.statusCode}: not JSON: ${text.slice(0, 500)}`));
+        }
+      });
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
 }
 
 /** The data of a response that must have no errors. */

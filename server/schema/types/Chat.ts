@@ -8,6 +8,8 @@ import { GraphQLError } from "graphql";
 
 export const ChatRef = builder.prismaNode("Chat", {
   id: { field: "id" },
+  // node(id) and nodes(ids) give null for a missing (e.g. deleted) row instead of an internal error.
+  nullable: true,
   description: "A conversation with an agent: its traces, snapshots and event log.",
   fields: (t) => ({
     uuid: t.exposeString("id", { description: "The chat's UUID, as agents and the SDK refer to it" }),

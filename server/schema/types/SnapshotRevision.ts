@@ -6,6 +6,7 @@ import { keysetConnection } from "../keyset.js";
 export const SnapshotRevisionRef = builder.prismaNode("AgentSnapshotRevision", {
   name: "SnapshotRevision",
   id: { field: "id" },
+  nullable: true,
   description: "The agent's state saved at the end of a turn. Restoring a turn makes its revision current.",
   fields: (t) => ({
     uuid: t.exposeString("id"),

@@ -31,6 +31,7 @@ const tokensOf = (trace: ToolTrace): TokenCounts => ({
 
 export const ToolTraceRef = builder.prismaNode("ToolTrace", {
   id: { field: "id" },
+  nullable: true,
   description: "One tool call of an agent: what it was asked, what it answered, how long it took and what it cost.",
   fields: (t) => ({
     uuid: t.exposeString("id"),
@@ -50,15 +51,18 @@ export const ToolTraceRef = builder.prismaNode("ToolTrace", {
     finishedAt: t.expose("finishedAt", { type: "DateTime", nullable: true }),
     latencyMs: t.exposeInt("latencyMs", { nullable: true }),
     durationMs: t.int({
-      description: "latencyMs once finished; while running, the time since it started",
-      resolve: (trace) => trace.latencyMs ?? Math.max(0, Date.now() - trace.startedAt.getTime()),
+      description: "latencyMs once finished; while running, the time since it started (saturated at 2^31 - 1, as latencyMs is)",
+      // An Int: a trace started more than 24.8 days ago (a client may give any startedAt) would
+      // otherwise fail the whole response, even the mutation that just stored it.
+      resolve: (trace) => trace.latencyMs ?? Math.min(2_147_483_647, Math.max(0, Date.now() - trace.startedAt.getTime())),
     }),
     status: t.expose("status", { type: TraceStatusEnum }),
     error: t.exposeString("error", { nullable: true }),
     outcome: t.exposeString("outcome", { nullable: true }),
     tokens: t.field({ type: TokenCountsRef, resolve: tokensOf }),
-    tokensUsed: t.int({ description: "input + cacheRead + cacheWrite + output", resolve: (trace) => tokensUsed(tokensOf(trace)) }),
-    cacheTokens: t.int({ description: "cacheRead + cacheWrite", resolve: (trace) => trace.cacheReadTokens + trace.cacheWriteTokens }),
+    // BigInt: each count may be up to 2^31 - 1, so their sum may not fit an Int.
+    tokensUsed: t.field({ type: "BigInt", description: "input + cacheRead + cacheWrite + output", resolve: (trace) => tokensUsed(tokensOf(trace)) }),
+    cacheTokens: t.field({ type: "BigInt", description: "cacheRead + cacheWrite", resolve: (trace) => trace.cacheReadTokens + trace.cacheWriteTokens }),
     reasoningTokens: t.exposeInt("reasoningTokens"),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
   }),
