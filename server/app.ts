@@ -112,6 +112,10 @@ export function buildApp(options: AppOptions): App {
   }
 
   const server = createServer(handle);
+  // Longer than clients' and proxies' idle timeouts, so they close an idle connection first and never
+  // send a request on one the server is closing.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   const websocket = attachGraphQLWebSocket(server, yoga, { maxPayload: config.WS_MAX_PAYLOAD_BYTES, log });
   let sweepTimer: NodeJS.Timeout | undefined;
 

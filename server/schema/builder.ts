@@ -6,6 +6,7 @@ import { getPrisma } from "../db/client.js";
 import type PrismaTypes from "../db/generated/pothos-types.js";
 import { getDatamodel } from "../db/generated/pothos-types.js";
 import type { GraphQLContext } from "./context.js";
+import { decodeNodeId } from "./ids.js";
 
 export const builder = new SchemaBuilder<{
   Context: GraphQLContext;
@@ -29,6 +30,7 @@ export const builder = new SchemaBuilder<{
     clientMutationId: "omit",
     cursorType: "String",
     nodesOnConnection: false,
+    decodeGlobalID: decodeNodeId,
   },
   errors: {
     defaultTypes: [],

@@ -5,13 +5,13 @@ import { NotFoundError } from "../errors.js";
 import { publishChatEvents } from "../events/pubsub.js";
 import type { ServiceDeps } from "./deps.js";
 import { writeChats } from "./chat-writes.js";
-import { optional, parseInput, uuid } from "./validation.js";
+import { optional, parseInput, uuid, withoutNul } from "./validation.js";
 
-const title = z.string().trim().min(1, "must not be empty").max(500, "must be at most 500 characters");
+const title = z.string().trim().min(1, "must not be empty").max(500, "must be at most 500 characters").transform(withoutNul);
 
 const createChatInput = z.object({
   title: optional(title),
-  workspace: optional(z.string().min(1).max(4096)),
+  workspace: optional(z.string().min(1).max(4096).transform(withoutNul)),
 });
 export type CreateChatInput = z.input<typeof createChatInput>;
 

@@ -5,7 +5,7 @@ import type { AgentSnapshotRevision } from "../db/generated/prisma/client.js";
 import { ConflictError, NotFoundError } from "../errors.js";
 import type { ServiceDeps } from "./deps.js";
 import { type ChatWrite, writeChats } from "./chat-writes.js";
-import { boundedJson, count, jsonBytes, optional, parseInput, uuid } from "./validation.js";
+import { boundedJson, count, jsonBytes, jsonWithoutNul, optional, parseInput, uuid } from "./validation.js";
 
 /** Keys whose values never belong in a saved state: a snapshot is shown to every viewer. */
 const SECRET_KEY = /^(api[_-]?key|secret|client[_-]?secret|password|passwd|access[_-]?token|refresh[_-]?token|auth[_-]?token|authorization|bearer)$/i;
@@ -64,7 +64,7 @@ export function createSnapshotService(deps: ServiceDeps) {
     sessionId: optional(uuid),
     state: boundedJson(limits.snapshotStateMaxBytes, "state")
       .refine((state) => state !== null && typeof state === "object" && !Array.isArray(state), "must be a JSON object")
-      .transform(redactSecrets),
+      .transform((state) => redactSecrets(jsonWithoutNul(state))),
   });
 
   /** Deletes the oldest revisions beyond the retention, never the current one. */

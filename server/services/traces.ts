@@ -8,9 +8,9 @@ import type { ServiceDeps } from "./deps.js";
 import { type ChatWrite, type LockedChat, writeChats } from "./chat-writes.js";
 import { type TokenCounts, isZero, tokensInput } from "./tokens.js";
 import { capOutput } from "./truncate.js";
-import { boundedJson, count, date, optional, parseInput, uuid } from "./validation.js";
+import { boundedJson, count, date, jsonWithoutNul, optional, parseInput, text, uuid, withoutNul } from "./validation.js";
 
-const label = (max: number) => z.string().min(1, "must not be empty").max(max, `must be at most ${max} characters`);
+const label = (max: number) => z.string().min(1, "must not be empty").max(max, `must be at most ${max} characters`).transform(withoutNul);
 
 function startShape(toolInputMaxBytes: number) {
   return {
@@ -20,7 +20,7 @@ function startShape(toolInputMaxBytes: number) {
     toolCallId: optional(label(512)),
     turnNumber: optional(count.min(1, "must be at least 1")),
     toolName: label(256),
-    toolInput: boundedJson(toolInputMaxBytes, "toolInput").transform((v) => (v === undefined || v === null ? {} : v)),
+    toolInput: boundedJson(toolInputMaxBytes, "toolInput").transform((v) => (v === undefined || v === null ? {} : jsonWithoutNul(v))),
     startedAt: optional(date),
   };
 }
@@ -28,8 +28,8 @@ function startShape(toolInputMaxBytes: number) {
 const finishShape = {
   finishedAt: optional(date),
   latencyMs: optional(count),
-  output: optional(z.string()),
-  error: optional(z.string()),
+  output: optional(text()),
+  error: optional(text()),
   outcome: optional(label(256)),
   /** Only the statuses a caller may claim; ok and error are derived from `error`. */
   status: optional(z.enum(["timeout", "cancelled"], "must be timeout or cancelled")),

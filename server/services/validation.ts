@@ -34,3 +34,24 @@ export const boundedJson = (max: number, what: string) =>
     const size = jsonBytes(value);
     if (size > max) ctx.addIssue({ code: "custom", message: `${what} is ${size} bytes of JSON; the limit is ${max}` });
   });
+
+/**
+ * PostgreSQL's text and jsonb cannot hold U+0000, which a tool printing a binary file produces.
+ * Such characters are stored as U+FFFD, so the write is kept rather than refused.
+ */
+export function withoutNul(text: string): string {
+  return text.includes("\u0000") ? text.replaceAll("\u0000", "\uFFFD") : text;
+}
+
+/** The same, through every string and key of a JSON value. */
+export function jsonWithoutNul(value: unknown): unknown {
+  if (typeof value === "string") return withoutNul(value);
+  if (Array.isArray(value)) return value.map(jsonWithoutNul);
+  if (value && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([key, child]) => [withoutNul(key), jsonWithoutNul(child)]));
+  }
+  return value;
+}
+
+/** A string as stored: NUL characters replaced. */
+export const text = () => z.string().transform(withoutNul);

@@ -168,9 +168,10 @@ describe.each(transports(() => t))("%s", (_name, run) => {
       ]);
     });
 
-    test("a malformed global id is an error, not a crash", async () => {
+    test("a malformed global id is the client's error (BAD_USER_INPUT), not a masked crash", async () => {
       const response = await run(`query { node(id: "not-a-global-id") { id } }`);
-      expect(errorsOf(response).length).toBeGreaterThan(0);
+      expect(codesOf(response)).toEqual(["BAD_USER_INPUT"]);
+      expect(errorsOf(response)[0]!.message).toContain("not a global id");
       expect(JSON.stringify(response)).not.toMatch(/at \S+\.js:\d+/); // no stack trace
     });
   });

@@ -174,6 +174,15 @@ describe("secrets", () => {
   });
 });
 
+describe("NUL characters", () => {
+  test("a state holding U+0000 in a string or key is stored with U+FFFD instead", async () => {
+    const chat = await h.services.chats.create();
+    const saved = await h.services.snapshots.save({ chatId: chat.id, state: { messages: [{ role: "tool", content: "a\u0000b" }], ["k\u0000"]: 1 } });
+    expect((await h.services.snapshots.loadCurrent(chat.id))!.state).toEqual({ messages: [{ role: "tool", content: "a\uFFFDb" }], ["k\uFFFD"]: 1 });
+    expect(saved.turn).toBe(1);
+  });
+});
+
 describe("load and list", () => {
   test("loadCurrent is null before any save, then the current revision", async () => {
     const chat = await h.services.chats.create();

@@ -491,3 +491,23 @@ test("a chat's event seq numbers stay contiguous through starts, finishes, recor
     ["trace_finished", a.id],
   ]);
 });
+
+describe("NUL characters (PostgreSQL text and jsonb cannot hold U+0000)", () => {
+  test("in output, error, tool_input and names they are stored as U+FFFD, and a replay is still identical", async () => {
+    const chat = await newChat();
+    const input = { command: "cat a.bin", ["k\u0000ey"]: ["x\u0000y"] };
+    const finish = { output: "PK\u0003\u0004\u0000\u0000data", error: "exit\u00001", outcome: "bin\u0000ary" };
+    const trace = await h.services.traces.record({ chatId: chat.id, toolName: "run\u0000command", toolInput: input, toolCallId: "c\u00001", ...finish });
+    const stored = await storedTrace(trace.id);
+    expect(stored).toMatchObject({
+      toolName: "run\uFFFDcommand",
+      toolCallId: "c\uFFFD1",
+      toolInput: { command: "cat a.bin", ["k\uFFFDey"]: ["x\uFFFDy"] },
+      toolOutput: "PK\u0003\u0004\uFFFD\uFFFDdata",
+      error: "exit\uFFFD1",
+      outcome: "bin\uFFFDary",
+      status: "error",
+    });
+    await changesNothing(() => h.services.traces.record({ chatId: chat.id, toolName: "run\u0000command", toolInput: input, toolCallId: "c\u00001", ...finish }));
+  });
+});
