@@ -1,3 +1,4 @@
+import type { ToolTrace } from "../../db/generated/prisma/client.js";
 import type { ChatEventKind } from "../../db/generated/prisma/enums.js";
 import { getPrisma } from "../../db/client.js";
 import { chatEventStream, type StreamEvent, type StreamOpening } from "../../events/chat-stream.js";
@@ -15,6 +16,32 @@ async function liveKinds(chatId: string | number, ctx: GraphQLContext, kinds: Ch
 
 const subjectOf = (item: StreamOpening | StreamEvent) => (item as StreamEvent).event.subjectId;
 
+/**
+ * The trace as it stood after its start: the frame is resolved later than the event, when the trace
+ * may already be finished (recordToolTraces commits both events at once), so the columns only a
+ * finish sets are shown as a start leaves them.
+ */
+function asStarted(trace: ToolTrace | null): ToolTrace | null {
+  if (!trace) return null;
+  return {
+    ...trace,
+    status: "running",
+    finishedAt: null,
+    latencyMs: null,
+    toolOutput: null,
+    outputBytes: null,
+    outputHash: null,
+    error: null,
+    outcome: null,
+    finishHash: null,
+    inputTokens: 0,
+    outputTokens: 0,
+    cacheReadTokens: 0,
+    cacheWriteTokens: 0,
+    reasoningTokens: 0,
+  };
+}
+
 builder.subscriptionFields((t) => ({
   toolTraceStarted: t.field({
     type: ToolTraceRef,
@@ -22,7 +49,7 @@ builder.subscriptionFields((t) => ({
     description: "Each trace of the chat as it starts (the trace row after its start); null if it was deleted meanwhile.",
     args: { chatId: t.arg.id({ required: true }) },
     subscribe: (_root, args, ctx) => liveKinds(args.chatId, ctx, ["trace_started"]),
-    resolve: (item) => getPrisma().toolTrace.findUnique({ where: { id: subjectOf(item) } }),
+    resolve: async (item) => asStarted(await getPrisma().toolTrace.findUnique({ where: { id: subjectOf(item) } })),
   }),
   toolTraceFinished: t.field({
     type: ToolTraceRef,
