@@ -75,11 +75,13 @@ export function chatEventStream(prisma: PrismaClient, router: ChatEventRouter, o
     };
 
     try {
-      const [chat, head] = await prisma.$transaction([
-        prisma.chat.findUnique({ where: { id: chatId }, select: { eventSeq: true } }),
-        prisma.agentSnapshot.findUnique({ where: { chatId }, select: { currentRevisionId: true } }),
-      ]);
+      // One statement, so the cursor and the snapshot come from one view of the database.
+      const [chat] = await prisma.$queryRaw<{ eventSeq: number; currentRevisionId: string | null }[]>`
+        SELECT c.event_seq AS "eventSeq", s.current_revision_id::text AS "currentRevisionId"
+          FROM chats c LEFT JOIN agent_snapshots s ON s.chat_id = c.id
+         WHERE c.id = ${chatId}::uuid`;
       if (!chat) throw new NotFoundError("Chat", chatId);
+      const head = chat.currentRevisionId ? { currentRevisionId: chat.currentRevisionId } : null;
       if (options.after !== undefined && options.after > chat.eventSeq) {
         throw new RangeError(`cursor ${options.after} is ahead of the chat's latest event ${chat.eventSeq}`);
       }
