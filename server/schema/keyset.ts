@@ -32,3 +32,14 @@ export function keysetConnection<T, W>(ctx: GraphQLContext, args: PageArgs, spec
     },
   );
 }
+
+/**
+ * Rows beyond the position (at, id) in (field, id) order, as a seek the (…, field, id) index answers:
+ * field >= at AND (field > at OR id > $id) for `greater`, the mirror for the other way.
+ */
+export function seekBeyond<F extends string>(field: F, position: Position, greater: boolean) {
+  const at = new Date(Number(position[0]));
+  const id = String(position[1]);
+  const [wide, strict] = greater ? (["gte", "gt"] as const) : (["lte", "lt"] as const);
+  return { AND: [{ [field]: { [wide]: at } }, { OR: [{ [field]: { [strict]: at } }, { id: { [strict]: id } }] }] } as Record<F | "AND", unknown>;
+}

@@ -117,3 +117,26 @@ export function subscribe<T = Record<string, any>>(client: Client, query: string
     },
   };
 }
+
+/** A mutation's single (union) result; fails the test on a GraphQL error or a typed error result. */
+export function mutationResult(response: GraphQLResponse): Record<string, any> {
+  if (response.errors) throw new Error(`unexpected GraphQL errors: ${JSON.stringify(response.errors)}`);
+  const [result] = Object.values(response.data!) as Record<string, any>[];
+  if (typeof result?.__typename === "string" && /Error$/.test(result.__typename)) throw new Error(`unexpected error result: ${JSON.stringify(result)}`);
+  return result!;
+}
+
+/** The graphql-ws clients a test file opens, disposed together in afterAll. */
+export function wsClients(wsUrl: () => string) {
+  const open: Client[] = [];
+  return {
+    client(): Client {
+      const c = wsClient(wsUrl());
+      open.push(c);
+      return c;
+    },
+    async disposeAll(): Promise<void> {
+      await Promise.allSettled(open.map((c) => c.dispose()));
+    },
+  };
+}

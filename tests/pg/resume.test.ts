@@ -6,13 +6,12 @@
 // once and in order. A second test reconnects while the held transaction is still open, so the
 // handover from replay to live happens across an uncommitted seq.
 import { randomUUID } from "node:crypto";
-import type { Client } from "graphql-ws";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { defaultLimits } from "../../server/config.js";
 import { silentLogger } from "../../server/logger.js";
 import { writeChats } from "../../server/services/chat-writes.js";
 import type { ServiceDeps } from "../../server/services/deps.js";
-import { post, startTestApp, subscribe, type TestApp, wsClient } from "../helpers/app.js";
+import { mutationResult, post, startTestApp, subscribe, type TestApp, wsClients } from "../helpers/app.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 
 /** Arrival, never speed: a shared two-core machine. */
@@ -21,7 +20,6 @@ const ARRIVAL_MS = 60_000;
 let db: TestDatabase;
 let t: TestApp;
 let deps: ServiceDeps;
-const clients: Client[] = [];
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -30,25 +28,14 @@ beforeAll(async () => {
   deps = { prisma: db.prisma, bus: t.app.bus, limits: defaultLimits, log: silentLogger };
 });
 afterAll(async () => {
-  await Promise.allSettled(clients.map((c) => c.dispose()));
+  await disposeAll();
   await t?.stop();
   await db?.destroy();
 });
 
-function client(): Client {
-  const c = wsClient(t.wsUrl);
-  clients.push(c);
-  return c;
-}
+const { client, disposeAll } = wsClients(() => t.wsUrl);
 
-/** A mutation over real HTTP; returns its (union) result and fails on any error. */
-async function mutate(query: string, variables?: Record<string, unknown>): Promise<Record<string, any>> {
-  const response = await post(t.graphqlUrl, query, variables);
-  expect(response.errors, JSON.stringify(response.errors)).toBeUndefined();
-  const [result] = Object.values(response.data!);
-  expect(result.__typename === undefined || !/Error$/.test(result.__typename), JSON.stringify(result)).toBe(true);
-  return result;
-}
+const mutate = async (query: string, variables?: Record<string, unknown>) => mutationResult(await post(t.graphqlUrl, query, variables));
 
 const startTrace = async (chatId: string, toolName: string) =>
   (await mutate(`mutation($c: ID!, $n: String!) { startToolTrace(input: {chatId: $c, toolName: $n}) { __typename ... on ToolTrace { id uuid } } }`, {

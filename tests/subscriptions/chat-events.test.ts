@@ -3,9 +3,8 @@
 // (no gap, no duplicate across the handover), Chat.eventCursor as `after`, chat_deleted ending the
 // stream, and refused cursors and chats. Runs on PGlite (unit) and on PostgreSQL (postgres).
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import type { Client } from "graphql-ws";
 import { encodeCursor } from "../../server/schema/cursors.js";
-import { execute, startTestApp, subscribe, type TestApp, wsClient } from "../helpers/app.js";
+import { execute, mutationResult, startTestApp, subscribe, type TestApp, wsClients } from "../helpers/app.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 
 /** Arrival, never speed: a shared two-core machine. */
@@ -13,31 +12,20 @@ const ARRIVAL_MS = 60_000;
 
 let db: TestDatabase;
 let t: TestApp;
-const clients: Client[] = [];
 
 beforeAll(async () => {
   db = await createTestDatabase();
   t = await startTestApp(db);
 });
 afterAll(async () => {
-  await Promise.allSettled(clients.map((c) => c.dispose()));
+  await disposeAll();
   await t?.stop();
   await db?.destroy();
 });
 
-function client(): Client {
-  const c = wsClient(t.wsUrl);
-  clients.push(c);
-  return c;
-}
+const { client, disposeAll } = wsClients(() => t.wsUrl);
 
-async function mutate(query: string, variables?: Record<string, unknown>): Promise<Record<string, any>> {
-  const response = await execute(t.app, query, variables);
-  expect(response.errors, JSON.stringify(response.errors)).toBeUndefined();
-  const [result] = Object.values(response.data!);
-  expect(result.__typename === undefined || !/Error$/.test(result.__typename), JSON.stringify(result)).toBe(true);
-  return result;
-}
+const mutate = async (query: string, variables?: Record<string, unknown>) => mutationResult(await execute(t.app, query, variables));
 
 const createChat = async (title: string) =>
   (await mutate(`mutation($t: String) { createChat(input: {title: $t}) { __typename ... on Chat { id uuid eventCursor } } }`, { t: title })) as {

@@ -3,13 +3,12 @@
 // fed out of order through the app's own bus, chatsActivity, and a burst of events larger than a
 // Repeater's pending-push limit. Runs on PGlite (unit) and on PostgreSQL (postgres).
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import type { Client } from "graphql-ws";
 import { defaultLimits } from "../../server/config.js";
 import { createEventBus, type EventBus, publishChatEvents } from "../../server/events/pubsub.js";
 import type { ChatEventMessage } from "../../server/events/topics.js";
 import { silentLogger } from "../../server/logger.js";
 import { createServices, type Services } from "../../server/services/index.js";
-import { execute, startTestApp, subscribe, type TestApp, wsClient } from "../helpers/app.js";
+import { execute, mutationResult, startTestApp, subscribe, type TestApp, wsClients } from "../helpers/app.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { recordPublished, type PublishedEvents } from "../helpers/services.js";
 
@@ -22,7 +21,6 @@ let t: TestApp;
 let appBus: EventBus;
 /** Services on another bus: they commit, and the test decides what the app's bus hears. */
 let offBus: { services: Services; published: PublishedEvents };
-const clients: Client[] = [];
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -33,25 +31,14 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   offBus?.published.stop();
-  await Promise.allSettled(clients.map((c) => c.dispose()));
+  await disposeAll();
   await t?.stop();
   await db?.destroy();
 });
 
-function client(): Client {
-  const c = wsClient(t.wsUrl);
-  clients.push(c);
-  return c;
-}
+const { client, disposeAll } = wsClients(() => t.wsUrl);
 
-/** Runs a mutation in process and returns its (union) result, failing on any GraphQL error. */
-async function mutate(query: string, variables?: Record<string, unknown>): Promise<Record<string, any>> {
-  const response = await execute(t.app, query, variables);
-  expect(response.errors, JSON.stringify(response.errors)).toBeUndefined();
-  const [result] = Object.values(response.data!);
-  expect(result.__typename === undefined || !/Error$/.test(result.__typename), JSON.stringify(result)).toBe(true);
-  return result;
-}
+const mutate = async (query: string, variables?: Record<string, unknown>) => mutationResult(await execute(t.app, query, variables));
 
 const createChat = async (title: string) =>
   (await mutate(`mutation($t: String) { createChat(input: {title: $t}) { __typename ... on Chat { id uuid } } }`, { t: title })) as {

@@ -1,6 +1,6 @@
 import { builder } from "../builder.js";
 import { eventCursor } from "../event-cursor.js";
-import { keysetConnection } from "../keyset.js";
+import { keysetConnection, seekBeyond } from "../keyset.js";
 import { getPrisma } from "../../db/client.js";
 import type { Prisma } from "../../db/generated/prisma/client.js";
 import { parseId } from "../ids.js";
@@ -59,13 +59,8 @@ builder.queryFields((t) => ({
       return keysetConnection<Prisma.ChatGetPayload<object>, Prisma.ChatWhereInput>(ctx, args, {
         scope: { list: "chats", filter: { titleContains: titleContains ?? null }, order: "createdAt desc, id desc" },
         positionOf: (chat) => [chat.createdAt.getTime(), chat.id],
-        beyond: ([t, id], direction) => {
-          const at = new Date(Number(t));
-          // Newest first: "after" is older.
-          return direction === "after"
-            ? { AND: [{ createdAt: { lte: at } }, { OR: [{ createdAt: { lt: at } }, { id: { lt: String(id) } }] }] }
-            : { AND: [{ createdAt: { gte: at } }, { OR: [{ createdAt: { gt: at } }, { id: { gt: String(id) } }] }] };
-        },
+        // Newest first: "after" is older.
+        beyond: (position, direction) => seekBeyond("createdAt", position, direction === "before") as Prisma.ChatWhereInput,
         fetch: ({ where, reversed, take }) =>
           getPrisma().chat.findMany({
             where: { AND: [base, ...where] },

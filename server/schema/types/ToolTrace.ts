@@ -3,7 +3,7 @@ import type { Prisma, ToolTrace } from "../../db/generated/prisma/client.js";
 import { TraceStatus } from "../../db/generated/prisma/enums.js";
 import { type TokenCounts, tokensUsed } from "../../services/tokens.js";
 import { builder } from "../builder.js";
-import { keysetConnection } from "../keyset.js";
+import { keysetConnection, seekBeyond } from "../keyset.js";
 
 export const TraceStatusEnum = builder.enumType("TraceStatus", {
   description: "running until finished; ok or error by the finish; timeout or cancelled when the caller says so; abandoned by the sweep",
@@ -117,13 +117,8 @@ builder.prismaObjectField("Chat", "traces", (t) =>
         const connection = await keysetConnection<ToolTrace, Prisma.ToolTraceWhereInput>(ctx, args, {
           scope: { list: "traces", parentId: chat.id, filter: filterKey(args.filter), order: "startedAt asc, id asc" },
           positionOf: (trace) => [trace.startedAt.getTime(), trace.id],
-          beyond: ([t, id], direction) => {
-            const at = new Date(Number(t));
-            // started_at >= t AND (started_at > t OR id > $id): a seek on (chat_id, started_at, id).
-            return direction === "after"
-              ? { AND: [{ startedAt: { gte: at } }, { OR: [{ startedAt: { gt: at } }, { id: { gt: String(id) } }] }] }
-              : { AND: [{ startedAt: { lte: at } }, { OR: [{ startedAt: { lt: at } }, { id: { lt: String(id) } }] }] };
-          },
+          // A seek on the (chat_id, started_at, id) index.
+          beyond: (position, direction) => seekBeyond("startedAt", position, direction === "after") as Prisma.ToolTraceWhereInput,
           fetch: ({ where, reversed, take }) =>
             getPrisma().toolTrace.findMany({
               where: { AND: [base, ...where] },
