@@ -33,6 +33,8 @@ const schema = z.object({
   SNAPSHOT_STATE_MAX_BYTES: int(1024).default(4194304),
   SNAPSHOT_RETENTION: int(1).default(100),
   ABANDON_RUNNING_AFTER_SECONDS: int(1).default(3600),
+  /** A quiet subscription looks in the event log this often, for an event whose publish was lost. */
+  STREAM_IDLE_CHECK_SECONDS: int(1, 3600).default(15),
   SWEEP_INTERVAL_SECONDS: int(1).default(60),
   MAX_PAGE_SIZE: int(1, 10000).default(500),
   DEFAULT_PAGE_SIZE: int(1, 10000).default(50),

@@ -25,6 +25,12 @@ export interface ChatStreamOptions {
   /** Send the opening message (the resume stream does; the live-only filters do not). */
   opening: boolean;
   kinds?: readonly ChatEventKind[];
+  /**
+   * After this long without an event, look in the log anyway. A missing seq is otherwise noticed
+   * only when a later event arrives; an event whose publish was lost (a process died between commit
+   * and publish, Redis reconnected) would wait for the chat's next write.
+   */
+  idleCheckMs?: number;
 }
 
 const REPLAY_PAGE = 500;
@@ -99,8 +105,17 @@ export function chatEventStream(prisma: PrismaClient, router: ChatEventRouter, o
         }
         const event = queue.shift();
         if (!event) {
-          await Promise.race([new Promise<void>((resolve) => (wake = resolve)), stop]);
+          let idle: NodeJS.Timeout | undefined;
+          const timedOut = await Promise.race([
+            new Promise<boolean>((resolve) => (wake = () => resolve(false))),
+            new Promise<boolean>((resolve) => {
+              if (options.idleCheckMs) idle = setTimeout(() => resolve(true), options.idleCheckMs);
+            }),
+            stop.then(() => false),
+          ]);
+          clearTimeout(idle);
           wake = undefined;
+          if (timedOut && !stopped) await catchUp();
           continue;
         }
         if (event.seq <= last) continue; // already sent, from the replay

@@ -19,7 +19,12 @@ export interface YogaOptions {
 }
 
 export function createTracedeckYoga({ config, services, router, log }: YogaOptions): TracedeckYoga {
-  const limits = { maxPageSize: config.MAX_PAGE_SIZE, defaultPageSize: config.DEFAULT_PAGE_SIZE, cursorSecret: config.CURSOR_SECRET };
+  const limits = {
+    maxPageSize: config.MAX_PAGE_SIZE,
+    defaultPageSize: config.DEFAULT_PAGE_SIZE,
+    cursorSecret: config.CURSOR_SECRET,
+    streamIdleCheckMs: config.STREAM_IDLE_CHECK_SECONDS * 1000,
+  };
   return createYoga<Record<string, unknown>, GraphQLContext>({
     schema,
     graphqlEndpoint: "/graphql",

@@ -7,5 +7,5 @@ export interface GraphQLContext {
   services: Services;
   router: ChatEventRouter;
   log: Logger;
-  limits: { maxPageSize: number; defaultPageSize: number; cursorSecret: string };
+  limits: { maxPageSize: number; defaultPageSize: number; cursorSecret: string; streamIdleCheckMs: number };
 }

@@ -40,7 +40,7 @@ builder.subscriptionField("chatEvents", (t) =>
     subscribe: async (_root, args, ctx) => {
       const chat = await subscribedChat(args.chatId);
       const after = afterSeq(ctx, chat, args.after);
-      return chatEventStream(getPrisma(), ctx.router, { chatId: chat.id, after, opening: true });
+      return chatEventStream(getPrisma(), ctx.router, { chatId: chat.id, after, opening: true, idleCheckMs: ctx.limits.streamIdleCheckMs });
     },
     resolve: (item) => (item.type === "opening" ? item : item.event),
   }),

@@ -11,7 +11,7 @@ import { subscribedChat } from "./chatEvents.js";
 /** Live-only: one kind of a chat's events from now on, with the same continuity check as chatEvents. */
 async function liveKinds(chatId: string | number, ctx: GraphQLContext, kinds: ChatEventKind[]) {
   const chat = await subscribedChat(chatId);
-  return chatEventStream(getPrisma(), ctx.router, { chatId: chat.id, opening: false, kinds });
+  return chatEventStream(getPrisma(), ctx.router, { chatId: chat.id, opening: false, kinds, idleCheckMs: ctx.limits.streamIdleCheckMs });
 }
 
 const subjectOf = (item: StreamOpening | StreamEvent) => (item as StreamEvent).event.subjectId;
