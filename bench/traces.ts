@@ -6,6 +6,8 @@ import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createClient } from "graphql-ws";
+import WebSocket from "ws";
 import { buildApp } from "../server/app.js";
 import { loadConfig } from "../server/config.js";
 import { openDatabase, setPrisma } from "../server/db/client.js";
@@ -109,6 +111,41 @@ const [, offsetMs] = await time(async () => {
 row("page of 50 at 90% depth: keyset seek (ours)", `${(keysetMs / reps).toFixed(2)} ms`);
 row("baseline: Prisma cursor API", `${(prismaCursorMs / reps).toFixed(2)} ms`);
 row("baseline: OFFSET", `${(offsetMs / reps).toFixed(2)} ms`);
+
+// 3. Live: from the start of a startToolTrace request to its frame on a graphql-ws subscriber, next to
+// the round trip of the mutation itself (the baseline: what a client waits for its own write).
+const url = await app.start(0);
+const ws = createClient({ url: url.replace(/^http/, "ws") + "/graphql", webSocketImpl: WebSocket, retryAttempts: 0 });
+const liveChat = await services.chats.create({ title: "live" });
+const arrivals = new Map<string, number>();
+let onFrame: (() => void) | undefined;
+const unsubscribe = ws.subscribe<{ toolTraceStarted: { toolName: string } }>(
+  { query: `subscription($c: ID!) { toolTraceStarted(chatId: $c) { toolName } }`, variables: { c: liveChat.id } },
+  { next: (m) => { arrivals.set(m.data!.toolTraceStarted.toolName, performance.now()); onFrame?.(); }, error: () => {}, complete: () => {} },
+);
+const mutation = `mutation($c: ID!, $n: String!) { startToolTrace(input: {chatId: $c, toolName: $n}) { __typename } }`;
+const post = (name: string) =>
+  fetch(url + "/graphql", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query: mutation, variables: { c: liveChat.id, n: name } }) });
+for (let i = 0; arrivals.size === 0 && i < 100; i++) {
+  await post(`warmup-${i}`);
+  await new Promise((r) => setTimeout(r, 50));
+}
+const frameMs: number[] = [];
+const roundTripMs: number[] = [];
+for (let i = 0; i < 200; i++) {
+  const name = `call-${i}`;
+  const frame = new Promise<void>((resolve) => (onFrame = () => arrivals.has(name) && resolve()));
+  const t0 = performance.now();
+  await post(name);
+  roundTripMs.push(performance.now() - t0);
+  await frame;
+  frameMs.push(arrivals.get(name)! - t0);
+}
+unsubscribe();
+await ws.dispose();
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]!.toFixed(1);
+row("live: startToolTrace request -> frame at subscriber", `p50 ${pct(frameMs, 0.5)} ms`, `p95 ${pct(frameMs, 0.95)} ms (200 calls)`);
+row("baseline: the mutation's own HTTP round trip", `p50 ${pct(roundTripMs, 0.5)} ms`, `p95 ${pct(roundTripMs, 0.95)} ms`);
 
 const heap = process.memoryUsage();
 row("process memory after the run (rss / heap used)", `${Math.round(heap.rss / 2 ** 20)} / ${Math.round(heap.heapUsed / 2 ** 20)} MiB`);
