@@ -47,13 +47,15 @@ export function chatEventStream(prisma: PrismaClient, router: ChatEventRouter, o
   const wanted = options.kinds ? new Set(options.kinds) : undefined;
 
   return new Repeater(async (push, stop) => {
-    let stopped = false;
-    void stop.then(() => {
-      stopped = true;
-    });
     const queue: ChatEventMessage[] = [];
     let overflowed = false;
     let wake: (() => void) | undefined;
+    // One reaction to `stop` for the stream's life: racing it on every wait would add one each time.
+    let stopped = false;
+    void stop.then(() => {
+      stopped = true;
+      wake?.();
+    });
     const unlisten = router.listen(chatId, (event) => {
       if (queue.length >= MAX_QUEUE) {
         queue.length = 0;
@@ -78,6 +80,18 @@ export function chatEventStream(prisma: PrismaClient, router: ChatEventRouter, o
         }
         if (rows.length < REPLAY_PAGE) return;
       }
+    };
+
+    /**
+     * A quiet spell: read the log in case a publish was lost. chat_deleted is not in the log (it goes
+     * with the chat), so a chat that is gone ends the stream here if its deletion was never heard.
+     */
+    const idleCheck = async () => {
+      const before = last;
+      await catchUp();
+      if (last !== before || stopped) return;
+      const exists = await prisma.chat.findUnique({ where: { id: chatId }, select: { id: true } });
+      if (!exists) await emit({ chatId, seq: last + 1, kind: "chat_deleted", subjectId: chatId, at: new Date().toISOString() });
     };
 
     try {
@@ -106,16 +120,13 @@ export function chatEventStream(prisma: PrismaClient, router: ChatEventRouter, o
         const event = queue.shift();
         if (!event) {
           let idle: NodeJS.Timeout | undefined;
-          const timedOut = await Promise.race([
-            new Promise<boolean>((resolve) => (wake = () => resolve(false))),
-            new Promise<boolean>((resolve) => {
-              if (options.idleCheckMs) idle = setTimeout(() => resolve(true), options.idleCheckMs);
-            }),
-            stop.then(() => false),
-          ]);
+          const timedOut = await new Promise<boolean>((resolve) => {
+            wake = () => resolve(false);
+            if (options.idleCheckMs) idle = setTimeout(() => resolve(true), options.idleCheckMs);
+          });
           clearTimeout(idle);
           wake = undefined;
-          if (timedOut && !stopped) await catchUp();
+          if (timedOut && !stopped) await idleCheck();
           continue;
         }
         if (event.seq <= last) continue; // already sent, from the replay

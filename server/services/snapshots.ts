@@ -60,7 +60,8 @@ export function createSnapshotService(deps: ServiceDeps) {
   const saveInput = z.object({
     chatId: uuid,
     /** Defaults to the chat's open turn; an explicit turn may skip ahead but never go back. */
-    turn: optional(count.min(1, "must be at least 1")),
+    // The next turn is one more, and must fit the column too.
+    turn: optional(count.min(1, "must be at least 1").max(2_147_483_646, "must be at most 2147483646")),
     sessionId: optional(uuid),
     state: boundedJson(limits.snapshotStateMaxBytes, "state")
       .refine((state) => state !== null && typeof state === "object" && !Array.isArray(state), "must be a JSON object")

@@ -20,7 +20,7 @@ function startShape(toolInputMaxBytes: number) {
     toolCallId: optional(label(512)),
     turnNumber: optional(count.min(1, "must be at least 1")),
     toolName: label(256),
-    toolInput: boundedJson(toolInputMaxBytes, "toolInput").transform((v) => (v === undefined || v === null ? {} : jsonWithoutNul(v))),
+    toolInput: boundedJson(toolInputMaxBytes, "toolInput").optional().transform((v) => (v === undefined || v === null ? {} : jsonWithoutNul(v))),
     startedAt: optional(date),
   };
 }
@@ -103,7 +103,9 @@ export function createTraceService(deps: ServiceDeps) {
   const s = schemas(limits.toolInputMaxBytes);
 
   /** The row of a new trace, as started. */
-  function startColumns(chat: LockedChat, d: StartData) {
+  function startColumns(chat: LockedChat, d: StartData, finish?: FinishData) {
+    // A recorded trace given only its finish starts latency before it, not at the server's now.
+    const backdated = !d.startedAt && finish?.finishedAt ? new Date(finish.finishedAt.getTime() - (finish.latencyMs ?? 0)) : undefined;
     return {
       id: randomUUID(),
       chatId: d.chatId,
@@ -113,7 +115,7 @@ export function createTraceService(deps: ServiceDeps) {
       turnNumber: d.turnNumber ?? chat.nextTurn,
       toolName: d.toolName,
       toolInput: d.toolInput as object,
-      startedAt: d.startedAt ?? new Date(),
+      startedAt: d.startedAt ?? backdated ?? new Date(),
       startedAtFromClient: d.startedAt !== undefined,
       startHash: startHashOf(d),
       createdAt: new Date(),
@@ -127,7 +129,8 @@ export function createTraceService(deps: ServiceDeps) {
     if (d.finishedAt && started.startedAtFromClient && d.finishedAt < started.startedAt) {
       throw new ValidationError([{ path: ["finishedAt"], message: "must not be before the trace's startedAt" }]);
     }
-    const finishedAt = d.finishedAt ?? new Date();
+    // Given only a latency, the finish is that long after the start, so the two agree.
+    const finishedAt = d.finishedAt ?? (d.latencyMs !== undefined ? new Date(started.startedAt.getTime() + d.latencyMs) : new Date());
     const columns = {
       finishedAt,
       latencyMs: d.latencyMs ?? elapsedMs(started.startedAt, finishedAt),
@@ -240,7 +243,7 @@ export function createTraceService(deps: ServiceDeps) {
         results.push(await applyFinish(w, sameStart(existing, d), d));
         continue;
       }
-      const start = startColumns(w.chats.get(d.chatId)!, d);
+      const start = startColumns(w.chats.get(d.chatId)!, d, d);
       const { columns, tokens } = finishColumns(start, d);
       rows.push({ ...start, ...columns });
       if (tokens) usages.push({ chatId: d.chatId, stepKey: d.messageId ?? `trace:${start.id}`, tokens });

@@ -98,6 +98,12 @@ describe("save", () => {
     await failsCleanly(ConflictError, () => h.services.snapshots.save({ chatId: chat.id, turn: 1, state: stateOf(1) }));
   });
 
+  test("a turn whose successor would not fit the column is a ValidationError naming turn, and writes nothing", async () => {
+    const chat = await h.services.chats.create();
+    const error = await failsCleanly(ValidationError, () => h.services.snapshots.save({ chatId: chat.id, turn: 2_147_483_647, state: stateOf(1) }));
+    expect(error.issues.map((i) => i.path)).toEqual([["turn"]]);
+  });
+
   test("an unknown chat is a NotFoundError and writes nothing", async () => {
     const chatId = randomUUID();
     const error = await failsCleanly(NotFoundError, () => h.services.snapshots.save({ chatId, state: stateOf(1) }));

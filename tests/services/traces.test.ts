@@ -375,6 +375,21 @@ describe("finish", () => {
 });
 
 describe("record", () => {
+  test("given only its finish and latency, a trace starts that long before the finish (a backfill keeps its order)", async () => {
+    const chat = await newChat();
+    const finishedAt = new Date(Date.now() - 3_600_000);
+    const trace = await h.services.traces.record({ chatId: chat.id, toolName: "bash", toolInput: {}, finishedAt, latencyMs: 5000, output: "ok" });
+    expect(trace.startedAt).toEqual(new Date(finishedAt.getTime() - 5000));
+    expect(await storedTrace(trace.id)).toMatchObject({ startedAt: new Date(finishedAt.getTime() - 5000), finishedAt, latencyMs: 5000 });
+  });
+
+  test("given its start and latency, a trace finishes that long after the start", async () => {
+    const chat = await newChat();
+    const startedAt = new Date("2026-03-01T10:00:00.000Z");
+    const trace = await h.services.traces.record({ chatId: chat.id, toolName: "bash", toolInput: {}, startedAt, latencyMs: 1234, output: "ok" });
+    expect(await storedTrace(trace.id)).toMatchObject({ startedAt, finishedAt: new Date("2026-03-01T10:00:01.234Z"), latencyMs: 1234 });
+  });
+
   test("a finished trace in one call: two events, trace_started then trace_finished", async () => {
     const chat = await newChat();
     const trace = await h.services.traces.record({
