@@ -9,6 +9,7 @@ import { type ChatEventRouter, startChatEventRouter } from "./events/router.js";
 import { checkHealth } from "./health.js";
 import { BodyTooLargeError, isSimpleCrossSiteContentType, readBody } from "./http/body.js";
 import { serveGraphiQLAsset } from "./http/graphiql.js";
+import { originAllowed } from "./http/origins.js";
 import { attachGraphQLWebSocket } from "./http/websocket.js";
 import { createTracedeckYoga, type TracedeckYoga } from "./http/yoga.js";
 import type { Logger } from "./logger.js";
@@ -116,7 +117,11 @@ export function buildApp(options: AppOptions): App {
   // send a request on one the server is closing.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
-  const websocket = attachGraphQLWebSocket(server, yoga, { maxPayload: config.WS_MAX_PAYLOAD_BYTES, log });
+  const websocket = attachGraphQLWebSocket(server, yoga, {
+    maxPayload: config.WS_MAX_PAYLOAD_BYTES,
+    log,
+    allowOrigin: originAllowed(config.CORS_ORIGINS),
+  });
   let sweepTimer: NodeJS.Timeout | undefined;
 
   async function sweep() {

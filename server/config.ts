@@ -27,6 +27,12 @@ const schema = z.object({
   DATABASE_URL: optionalUrl(["postgres", "postgresql"]),
   DATA_DIR: z.string().min(1).default("./data"),
   REDIS_URL: optionalUrl(["redis", "rediss"]),
+  /** Other origins (besides the server's own) whose pages may call the API, comma-separated. */
+  CORS_ORIGINS: z
+    .string()
+    .default("")
+    .transform((value) => value.split(",").map((o) => o.trim()).filter(Boolean))
+    .refine((origins) => origins.every((o) => /^https?:\/\/[^/\s]+$/.test(o)), "must be comma-separated origins such as http://localhost:5173"),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
   TRACE_OUTPUT_CAP_BYTES: int(256).default(32768),
   TOOL_INPUT_MAX_BYTES: int(1024).default(262144),

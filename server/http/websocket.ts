@@ -1,5 +1,6 @@
 import type { Server } from "node:http";
-import type { ExecutionArgs } from "graphql";
+import type { IncomingMessage } from "node:http";
+import { type DocumentNode, type ExecutionArgs, GraphQLError } from "graphql";
 import type { OperationResult } from "graphql-ws";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer } from "ws";
@@ -12,8 +13,22 @@ type EnvelopedRoot = { execute: (args: ExecutionArgs) => OperationResult; subscr
  * graphql-ws on the GraphQL path, through yoga.getEnveloped: the same plugins, context, limits and
  * error masking as HTTP.
  */
-export function attachGraphQLWebSocket(server: Server, yoga: TracedeckYoga, options: { maxPayload: number; log: Logger }) {
-  const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: options.maxPayload });
+export function attachGraphQLWebSocket(
+  server: Server,
+  yoga: TracedeckYoga,
+  options: { maxPayload: number; log: Logger; allowOrigin: (origin: string | undefined, host: string | undefined) => boolean },
+) {
+  const wss = new WebSocketServer({
+    server,
+    path: yoga.graphqlEndpoint,
+    maxPayload: options.maxPayload,
+    // Browsers let any page open a WebSocket to localhost: only this origin and the allowed ones may.
+    verifyClient: ({ req }: { req: IncomingMessage }) => {
+      const allowed = options.allowOrigin(req.headers.origin, req.headers.host);
+      if (!allowed) options.log.warn("graphql_ws.origin_refused", { origin: req.headers.origin });
+      return allowed;
+    },
+  });
   const disposable = useServer(
     {
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
@@ -25,10 +40,18 @@ export function attachGraphQLWebSocket(server: Server, yoga: TracedeckYoga, opti
           socket: ctx.extra.socket,
           params: payload,
         });
+        let document: DocumentNode;
+        try {
+          document = parse(payload.query);
+        } catch (error) {
+          // A syntax error fails this operation only, not the client's other subscriptions on the socket.
+          if (error instanceof GraphQLError) return [error];
+          throw error;
+        }
         const args: ExecutionArgs = {
           schema,
           operationName: payload.operationName,
-          document: parse(payload.query),
+          document,
           variableValues: payload.variables,
           contextValue: await contextFactory(),
           rootValue: { execute, subscribe } as EnvelopedRoot,
