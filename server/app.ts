@@ -124,12 +124,13 @@ export function buildApp(options: AppOptions): App {
   });
   let sweepTimer: NodeJS.Timeout | undefined;
 
-  async function sweep() {
-    try {
-      await services.traces.sweepAbandoned(config.ABANDON_RUNNING_AFTER_SECONDS * 1000);
-    } catch (error) {
-      log.error("traces.sweep_failed", { error });
-    }
+  let sweeping: Promise<void> = Promise.resolve();
+  function sweep(): Promise<void> {
+    sweeping = services.traces.sweepAbandoned(config.ABANDON_RUNNING_AFTER_SECONDS * 1000).then(
+      () => {},
+      (error: unknown) => log.error("traces.sweep_failed", { error }),
+    );
+    return sweeping;
   }
 
   return {
@@ -150,11 +151,18 @@ export function buildApp(options: AppOptions): App {
       const host = config.HOST.includes(":") ? `[${config.HOST}]` : config.HOST;
       return `http://${host}:${actual}`;
     },
+    /** Stops taking requests, lets those under way finish (5 s at most), then closes the event channel. */
     async stop() {
       clearInterval(sweepTimer);
       await websocket.close();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const drained = await Promise.race([closed.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 5000).unref())]);
+      if (!drained) {
+        server.closeAllConnections();
+        await closed;
+      }
+      await sweeping;
       await routerProxy.close();
       await redis?.close();
     },

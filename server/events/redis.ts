@@ -11,6 +11,15 @@ export function createRedisEventBus(url: string, log: Logger): { bus: EventBus; 
   for (const [role, client] of [["publish", publishClient], ["subscribe", subscribeClient]] as const) {
     client.on("error", (error: Error) => log.warn("redis.error", { role, error: error.message }));
   }
+  // The event target does not await its PUBLISH: a failed one (Redis down, or closing at shutdown)
+  // would be an unhandled rejection, which ends the process. Log it instead; the events are in the
+  // log, and subscribers' gap and idle checks read them from there.
+  const publish = publishClient.publish.bind(publishClient) as (channel: string, message: string) => Promise<number>;
+  (publishClient as unknown as { publish: typeof publish }).publish = (channel, message) =>
+    publish(channel, message).catch((error: Error) => {
+      log.warn("redis.publish_failed", { channel, error: error.message });
+      return 0;
+    });
   const bus = createEventBus(createRedisEventTarget({ publishClient, subscribeClient }));
   return {
     bus,

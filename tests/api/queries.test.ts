@@ -436,3 +436,14 @@ describe.each(transports(() => t))("%s", (_name, run) => {
     });
   });
 });
+
+describe("stats and abandoned traces", () => {
+  test("latencyByTool leaves out abandoned traces, whose latency is only the sweep's age", async () => {
+    const chat = await t.app.services.chats.create({ title: `${TAG} abandoned` });
+    await t.app.services.traces.start({ chatId: chat.id, toolName: "hangs", toolInput: {}, startedAt: new Date(Date.now() - 7_200_000) });
+    await t.app.services.traces.record({ chatId: chat.id, toolName: "hangs", toolInput: {}, startedAt: new Date(T0), latencyMs: 40, output: "ok" });
+    expect(await t.app.services.traces.sweepAbandoned(3_600_000)).toBeGreaterThanOrEqual(1);
+    const data = dataOf(await run0()(`query($id: ID!) { chat(id: $id) { stats { traceCount latencyByTool { toolName count maxMs } } } }`, { id: chat.id }));
+    expect(data.chat.stats).toEqual({ traceCount: 2, latencyByTool: [{ toolName: "hangs", count: 1, maxMs: 40 }] });
+  });
+});

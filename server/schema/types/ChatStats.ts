@@ -34,7 +34,7 @@ const TokenTotalsRef = builder.objectRef<TokenTotals>("TokenTotals").implement({
 });
 
 const ToolLatencyRef = builder.objectRef<ToolLatency>("ToolLatency").implement({
-  description: "Latency of one tool's finished calls in the chat.",
+  description: "Latency of one tool's finished calls in the chat (abandoned ones, which never reported, left out).",
   fields: (t) => ({
     toolName: t.exposeString("toolName"),
     count: t.exposeInt("count"),
@@ -72,7 +72,7 @@ const ChatStatsRef = builder.objectRef<ChatStats>("ChatStats").implement({
                  percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms)::float8 AS "p95Ms",
                  max(latency_ms)::int AS "maxMs"
             FROM tool_traces
-           WHERE chat_id = ${chatId}::uuid AND latency_ms IS NOT NULL
+           WHERE chat_id = ${chatId}::uuid AND latency_ms IS NOT NULL AND status <> 'abandoned'
            GROUP BY tool_name ORDER BY tool_name`,
     }),
   }),
