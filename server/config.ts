@@ -20,6 +20,8 @@ const optionalUrl = (protocols: string[]) =>
     )
     .optional();
 
+export const DEFAULT_CURSOR_SECRET = "tracedeck-default-cursor-secret";
+
 /** Every setting the server reads, its default and what is allowed. README's "Configuration" mirrors this. */
 const schema = z.object({
   PORT: int(0, 65535).default(4000),
@@ -45,7 +47,7 @@ const schema = z.object({
   MAX_PAGE_SIZE: int(1, 10000).default(500),
   DEFAULT_PAGE_SIZE: int(1, 10000).default(50),
   /** Signs pagination and event cursors; set one secret for every process of an installation. */
-  CURSOR_SECRET: z.string().min(8, "must be at least 8 characters").default("tracedeck-default-cursor-secret"),
+  CURSOR_SECRET: z.string().min(8, "must be at least 8 characters").default(DEFAULT_CURSOR_SECRET),
   MAX_BATCH_ITEMS: int(1, 100000).default(1000),
   MAX_QUERY_DEPTH: int(2, 100).default(15),
   MAX_BODY_BYTES: int(1024).default(8 * 1024 * 1024),

@@ -1,6 +1,6 @@
 // Entry: load the configuration, open the database, migrate, sweep, listen; stop cleanly on signals.
 import { buildApp } from "./app.js";
-import { ConfigError, loadConfig } from "./config.js";
+import { ConfigError, DEFAULT_CURSOR_SECRET, loadConfig } from "./config.js";
 import { type Database, openDatabase, setPrisma } from "./db/client.js";
 import { DataDirLockedError } from "./db/data-dir-lock.js";
 import { migrate, MigrationError } from "./db/migrate.js";
@@ -31,6 +31,9 @@ async function main() {
     const app = buildApp({ config, db: opened, log });
     const url = await app.start();
     const where = opened.kind === "pglite" ? `embedded PGlite in ${config.DATA_DIR}` : "PostgreSQL";
+    if (config.CURSOR_SECRET === DEFAULT_CURSOR_SECRET && !["127.0.0.1", "localhost", "::1"].includes(config.HOST)) {
+      log.warn("config.default_cursor_secret", { hint: "set CURSOR_SECRET: with the built-in one, anyone can make cursors this server accepts" });
+    }
     log.info(`Tracedeck listening on ${url} (database: ${where})`, { url, database: opened.kind });
 
     stopHandler = async (signal: string) => {
