@@ -34,7 +34,7 @@ export function createTracedeckYoga({ config, services, router, log }: YogaOptio
     cors: config.CORS_ORIGINS.length > 0 ? { origin: config.CORS_ORIGINS, credentials: true, methods: ["GET", "POST"] } : false,
     logging: false,
     context: (): GraphQLContext => ({ services, router, log, limits }),
-    graphiql: { title: "Tracedeck GraphiQL", subscriptionsProtocol: "WS", defaultQuery: DEFAULT_QUERY },
+    graphiql: { title: "Tracedeck GraphiQL", subscriptionsProtocol: "WS" },
     renderGraphiQL: (options) => renderGraphiQLPage({ ...options }),
     // Unexpected errors reach the client as "Unexpected error."; the log keeps what happened.
     maskedErrors: {
@@ -50,20 +50,3 @@ export function createTracedeckYoga({ config, services, router, log }: YogaOptio
     plugins: [maxDepthPlugin({ n: config.MAX_QUERY_DEPTH, exposeLimits: true, ignoreIntrospection: true })],
   });
 }
-
-const DEFAULT_QUERY = `# Tracedeck: the latest chats and their newest traces.
-query LatestChats {
-  chats(first: 5) {
-    edges {
-      node {
-        id
-        title
-        lastActivityAt
-        eventCursor
-        stats { traceCount errorCount runningCount }
-        traces(last: 5) { edges { node { toolName status latencyMs startedAt } } }
-      }
-    }
-  }
-}
-`;
