@@ -12,7 +12,7 @@ const root = fileURLToPath(new URL("../..", import.meta.url));
 function takeAt(dir: string, startAt: number, pauseMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     let out = "";
-    const p = spawn(process.execPath, ["--import", "tsx", child, dir, String(startAt)], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
+    const p = spawn(process.execPath, ["--import", "tsx", child, dir, String(startAt), String(pauseMs)], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
     p.stdout.on("data", (d) => (out += d));
     p.on("error", reject);
     p.on("exit", () => resolve(out.trim()));
