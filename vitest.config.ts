@@ -1,8 +1,9 @@
 import { defineConfig } from "vitest/config";
 
-// Three projects: `unit` needs no outside service (PGlite and in-process); `postgres` runs the same
-// database suites against the PostgreSQL server plus the multi-process tests; `redis` adds Redis.
-const databaseSuites = ["tests/services/**/*.test.ts", "tests/db/**/*.test.ts", "tests/api/**/*.test.ts", "tests/subscriptions/**/*.test.ts"];
+// Four projects: `unit` needs no outside service (PGlite and in-process); `postgres` runs the same
+// database suites against the PostgreSQL server plus the multi-process tests; `redis` adds Redis;
+// `fault` runs its own PostgreSQL clusters so it can stop and kill them.
+const databaseSuites = ["tests/services/**/*.test.ts", "tests/db/**/*.test.ts", "tests/api/**/*.test.ts", "tests/subscriptions/**/*.test.ts", "tests/bad-input/**/*.test.ts"];
 
 export default defineConfig({
   // One copy of graphql, as under Node: Vite would resolve our own `import "graphql"` to its
@@ -20,7 +21,7 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["tests/**/*.test.ts"],
-          exclude: ["tests/pg/**", "tests/redis/**", "tests/web/**", "tests/e2e-browser/**"],
+          exclude: ["tests/pg/**", "tests/redis/**", "tests/fault/**", "tests/web/**", "tests/e2e-browser/**"],
           globalSetup: ["tests/setup/pglite-template.ts"],
           env: { TEST_BACKEND: "pglite" },
         },
@@ -32,6 +33,17 @@ export default defineConfig({
           include: [...databaseSuites, "tests/pg/**/*.test.ts"],
           globalSetup: ["tests/setup/postgres-template.ts"],
           env: { TEST_BACKEND: "postgresql" },
+        },
+      },
+      {
+        // Own throwaway PostgreSQL clusters that the tests stop, start and kill (npm run test:fault).
+        extends: true,
+        test: {
+          name: "fault",
+          include: ["tests/fault/**/*.test.ts"],
+          fileParallelism: false,
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
         },
       },
       {
