@@ -1,15 +1,18 @@
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type Config, limitsFrom } from "./config.js";
+import { isDatabaseUnavailable } from "./db/availability.js";
 import type { Database } from "./db/client.js";
 import type { MigrationFile } from "./db/migrate.js";
 import { createEventBus, type EventBus } from "./events/pubsub.js";
 import { createRedisEventBus } from "./events/redis.js";
 import { type ChatEventRouter, startChatEventRouter } from "./events/router.js";
-import { checkHealth } from "./health.js";
-import { BodyTooLargeError, isSimpleCrossSiteContentType, readBody } from "./http/body.js";
-import { serveGraphiQLAsset } from "./http/graphiql.js";
-import { originAllowed } from "./http/origins.js";
+import { graphiqlAssetsEndpoint } from "./http/graphiql.js";
+import { graphqlEndpoint } from "./http/graphql.js";
+import { healthzEndpoint } from "./http/healthz.js";
+import { createRequestPolicy } from "./http/request-policy.js";
+import { rootEndpoint } from "./http/root.js";
+import { createRouter } from "./http/routes.js";
+import { createHttpServer } from "./http/server.js";
 import { attachGraphQLWebSocket } from "./http/websocket.js";
 import { createTracedeckYoga, type TracedeckYoga } from "./http/yoga.js";
 import type { Logger } from "./logger.js";
@@ -37,11 +40,6 @@ export interface App {
   stop(): Promise<void>;
 }
 
-const json = (res: ServerResponse, status: number, body: unknown) => {
-  res.writeHead(status, { "content-type": "application/json; charset=utf-8" });
-  res.end(JSON.stringify(body));
-};
-
 export function buildApp(options: AppOptions): App {
   const { config, db, log } = options;
   const redis = !options.bus && config.REDIS_URL ? createRedisEventBus(config.REDIS_URL, log) : undefined;
@@ -64,71 +62,34 @@ export function buildApp(options: AppOptions): App {
       router = started;
     }));
 
-  const yoga = createTracedeckYoga({ config, services, router: routerProxy, log });
+  const yoga = createTracedeckYoga({ config, services, router: routerProxy, log, databaseKind: db.kind });
 
-  async function graphql(req: IncomingMessage, res: ServerResponse) {
-    if (req.method === "POST" && isSimpleCrossSiteContentType(req.headers["content-type"])) {
-      return json(res, 415, { errors: [{ message: "POST needs Content-Type: application/json (form, multipart and text/plain bodies are refused)" }] });
-    }
-    let body: Buffer | undefined;
-    if (req.method !== "GET" && req.method !== "HEAD") {
-      try {
-        body = await readBody(req, config.MAX_BODY_BYTES);
-      } catch (error) {
-        if (error instanceof BodyTooLargeError) {
-          res.setHeader("connection", "close");
-          return json(res, 413, { errors: [{ message: error.message }] });
-        }
-        throw error;
-      }
-    }
-    // Yoga takes a body that was already read, as it does after Express's body parser.
-    if (body && body.length > 0) (req as IncomingMessage & { body?: Buffer }).body = body;
-    await yoga.requestListener(req, res);
-  }
-
-  function handle(req: IncomingMessage, res: ServerResponse) {
-    const path = (req.url ?? "/").split("?")[0]!;
-    const fail = (error: unknown) => {
-      log.error("http.failed", { error, path });
-      if (!res.headersSent) json(res, 500, { errors: [{ message: "Unexpected error." }] });
-      else res.destroy();
-    };
-    if (path === "/healthz" && (req.method === "GET" || req.method === "HEAD")) {
-      checkHealth(db, log, options.migrationFiles)
-        .then((report) => json(res, report.status === "ok" ? 200 : 503, report))
-        .catch(fail);
-      return;
-    }
-    if (path === yoga.graphqlEndpoint) {
-      graphql(req, res).catch(fail);
-      return;
-    }
-    if (serveGraphiQLAsset(path, res)) return;
-    if (path === "/" && req.method === "GET") {
-      res.writeHead(302, { location: yoga.graphqlEndpoint });
-      return res.end();
-    }
-    json(res, 404, { errors: [{ message: `Nothing at ${path}: the API is at ${yoga.graphqlEndpoint}` }] });
-  }
-
-  const server = createServer(handle);
-  // Longer than clients' and proxies' idle timeouts, so they close an idle connection first and never
-  // send a request on one the server is closing.
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
-  const websocket = attachGraphQLWebSocket(server, yoga, {
-    maxPayload: config.WS_MAX_PAYLOAD_BYTES,
+  const policy = createRequestPolicy(config);
+  // Every endpoint is registered here, behind the one guard (Host, Origin, content type, body limit).
+  const handle = createRouter({
+    endpoints: [
+      healthzEndpoint(db, log, options.migrationFiles),
+      graphqlEndpoint(yoga),
+      graphiqlAssetsEndpoint,
+      rootEndpoint(yoga.graphqlEndpoint),
+    ],
+    policy,
+    maxBodyBytes: config.MAX_BODY_BYTES,
     log,
-    allowOrigin: originAllowed(config.CORS_ORIGINS),
   });
+  const http = createHttpServer(handle);
+  const server = http.server;
+  const websocket = attachGraphQLWebSocket(server, yoga, { maxPayload: config.WS_MAX_PAYLOAD_BYTES, log, policy });
   let sweepTimer: NodeJS.Timeout | undefined;
 
   let sweeping: Promise<void> = Promise.resolve();
   function sweep(): Promise<void> {
     sweeping = services.traces.sweepAbandoned(config.ABANDON_RUNNING_AFTER_SECONDS * 1000).then(
       () => {},
-      (error: unknown) => log.error("traces.sweep_failed", { error }),
+      (error: unknown) =>
+        isDatabaseUnavailable(error)
+          ? log.warn("traces.sweep_skipped", { reason: "database unavailable" })
+          : log.error("traces.sweep_failed", { error }),
     );
     return sweeping;
   }
@@ -151,17 +112,15 @@ export function buildApp(options: AppOptions): App {
       const host = config.HOST.includes(":") ? `[${config.HOST}]` : config.HOST;
       return `http://${host}:${actual}`;
     },
-    /** Stops taking requests, lets those under way finish (5 s at most), then closes the event channel. */
+    /**
+     * Stops accepting, closes WebSockets with 1001, lets requests under way finish within
+     * SHUTDOWN_GRACE_SECONDS (answering Connection: close), then closes the event channel.
+     */
     async stop() {
       clearInterval(sweepTimer);
-      await websocket.close();
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      const drained = await Promise.race([closed.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 5000).unref())]);
-      if (!drained) {
-        server.closeAllConnections();
-        await closed;
-      }
+      const graceMs = config.SHUTDOWN_GRACE_SECONDS * 1000;
+      const [cut] = await Promise.all([server.listening ? http.drain(graceMs) : 0, websocket.close(graceMs)]);
+      if (cut > 0) log.warn("server.requests_cut", { count: cut, graceSeconds: config.SHUTDOWN_GRACE_SECONDS });
       await sweeping;
       await routerProxy.close();
       await redis?.close();

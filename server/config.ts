@@ -20,6 +20,15 @@ const optionalUrl = (protocols: string[]) =>
     )
     .optional();
 
+const commaList = z
+  .string()
+  .default("")
+  .transform((value) => value.split(",").map((item) => item.trim()).filter(Boolean));
+
+/** Host names that always reach this machine: a page on another site cannot be served under them. */
+export const LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "::1"];
+export const isLoopbackHost = (host: string) => LOOPBACK_HOSTS.includes(host) || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+
 export const DEFAULT_CURSOR_SECRET = "tracedeck-default-cursor-secret";
 
 /** Every setting the server reads, its default and what is allowed. README's "Configuration" mirrors this. */
@@ -30,11 +39,20 @@ const schema = z.object({
   DATA_DIR: z.string().min(1).default("./data"),
   REDIS_URL: optionalUrl(["redis", "rediss"]),
   /** Other origins (besides the server's own) whose pages may call the API, comma-separated. */
-  CORS_ORIGINS: z
-    .string()
-    .default("")
-    .transform((value) => value.split(",").map((o) => o.trim()).filter(Boolean))
-    .refine((origins) => origins.every((o) => /^https?:\/\/[^/\s]+$/.test(o)), "must be comma-separated origins such as http://localhost:5173"),
+  CORS_ORIGINS: commaList.refine(
+    (origins) => origins.every((o) => /^https?:\/\/[^/\s]+$/.test(o)),
+    "must be comma-separated origins such as http://localhost:5173",
+  ),
+  /** The URL people reach the server at (behind a proxy, or beyond loopback): its host and origin are allowed. */
+  PUBLIC_URL: optionalUrl(["http", "https"]).refine(
+    (value) => value === undefined || URL.canParse(value),
+    "must be a URL such as https://tracedeck.example.com",
+  ),
+  /** Further Host names the server answers to; `.example.com` allows its subdomains too. */
+  ALLOWED_HOSTS: commaList.refine(
+    (hosts) => hosts.every((h) => /^\.?[a-z0-9.-]+$|^\[[0-9a-f:.]+\]$/i.test(h)),
+    "must be comma-separated host names (no scheme, port or path), e.g. tracedeck.example.com,.internal.example",
+  ),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
   TRACE_OUTPUT_CAP_BYTES: int(256).default(32768),
   TOOL_INPUT_MAX_BYTES: int(1024).default(262144),
@@ -50,10 +68,34 @@ const schema = z.object({
   CURSOR_SECRET: z.string().min(8, "must be at least 8 characters").default(DEFAULT_CURSOR_SECRET),
   MAX_BATCH_ITEMS: int(1, 100000).default(1000),
   MAX_QUERY_DEPTH: int(2, 100).default(15),
+  /** Cost of an operation before it runs; page sizes multiply. Unset: 20000 on PostgreSQL, 10000 on PGlite. */
+  MAX_QUERY_COMPLEXITY: int(10).optional(),
+  MAX_QUERY_ALIASES: int(1, 10000).default(15),
+  MAX_QUERY_TOKENS: int(100, 1000000).default(5000),
+  MAX_QUERY_DIRECTIVES: int(1, 10000).default(50),
+  /** PostgreSQL only: a statement running longer is cancelled by the server (0: no limit). */
+  STATEMENT_TIMEOUT_MS: int(0, 3600000).default(10000),
+  /** A query operation answering later than this gets OPERATION_TIMEOUT (0: no limit). */
+  OPERATION_TIMEOUT_MS: int(0, 3600000).default(15000),
+  /** How long start-up waits for an unreachable PostgreSQL, retrying with backoff. */
+  DATABASE_STARTUP_TIMEOUT_SECONDS: int(0, 3600).default(30),
+  /** On SIGTERM/SIGINT: how long requests under way may take to finish before they are cut. */
+  SHUTDOWN_GRACE_SECONDS: int(0, 3600).default(10),
   MAX_BODY_BYTES: int(1024).default(8 * 1024 * 1024),
   WS_MAX_PAYLOAD_BYTES: int(1024).default(8 * 1024 * 1024),
   /** Test switch: hold the migration lock this long, so a race can be observed. */
   TRACEDECK_TEST_MIGRATION_LOCK_HOLD_MS: int(0, 60000).default(0),
+});
+
+/** Beyond loopback the server must know its own names: any other Host is a DNS-rebinding page. */
+const checked = schema.superRefine((config, ctx) => {
+  if (!isLoopbackHost(config.HOST.replace(/^\[|\]$/g, "")) && !config.PUBLIC_URL && config.ALLOWED_HOSTS.length === 0) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["HOST"],
+      message: `listens beyond loopback, so set PUBLIC_URL or ALLOWED_HOSTS to the names clients use to reach it (requests under any other Host are refused)`,
+    });
+  }
 });
 
 export type Config = z.infer<typeof schema>;
@@ -67,7 +109,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     // Empty (or blank) means unset: `PORT= npm start` gets the default, not port 0.
     Object.keys(schema.shape).map((key) => [key, env[key]?.trim() === "" ? undefined : env[key]]),
   );
-  const parsed = schema.safeParse(picked);
+  const parsed = checked.safeParse(picked);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => {
       const name = String(issue.path[0] ?? "config");

@@ -1,7 +1,9 @@
 // Entry: load the configuration, open the database, migrate, sweep, listen; stop cleanly on signals.
 import { buildApp } from "./app.js";
-import { ConfigError, DEFAULT_CURSOR_SECRET, loadConfig } from "./config.js";
+import { ConfigError, DEFAULT_CURSOR_SECRET, isLoopbackHost, loadConfig } from "./config.js";
+import { databaseHostOf } from "./db/availability.js";
 import { type Database, openDatabase, setPrisma } from "./db/client.js";
+import { connectWithRetry, DatabaseUnreachableError } from "./db/connect-with-retry.js";
 import { DataDirLockedError } from "./db/data-dir-lock.js";
 import { migrate, MigrationError } from "./db/migrate.js";
 import { createLogger } from "./logger.js";
@@ -18,10 +20,14 @@ async function main() {
   };
   process.once("SIGINT", () => void stopHandler("SIGINT"));
   process.once("SIGTERM", () => void stopHandler("SIGTERM"));
-  db = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
+  db = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, statementTimeoutMs: config.STATEMENT_TIMEOUT_MS });
   const opened = db;
   try {
-    const conn = await opened.openSqlConnection();
+    const conn = await connectWithRetry(opened, {
+      timeoutMs: config.DATABASE_STARTUP_TIMEOUT_SECONDS * 1000,
+      host: config.DATABASE_URL ? databaseHostOf(config.DATABASE_URL) : "embedded PGlite",
+      log,
+    });
     try {
       await migrate(conn, { log, holdLockMs: config.TRACEDECK_TEST_MIGRATION_LOCK_HOLD_MS });
     } finally {
@@ -31,7 +37,7 @@ async function main() {
     const app = buildApp({ config, db: opened, log });
     const url = await app.start();
     const where = opened.kind === "pglite" ? `embedded PGlite in ${config.DATA_DIR}` : "PostgreSQL";
-    if (config.CURSOR_SECRET === DEFAULT_CURSOR_SECRET && !["127.0.0.1", "localhost", "::1"].includes(config.HOST)) {
+    if (config.CURSOR_SECRET === DEFAULT_CURSOR_SECRET && !isLoopbackHost(config.HOST.replace(/^\[|\]$/g, ""))) {
       log.warn("config.default_cursor_secret", { hint: "set CURSOR_SECRET: with the built-in one, anyone can make cursors this server accepts" });
     }
     log.info(`Tracedeck listening on ${url} (database: ${where})`, { url, database: opened.kind });
@@ -50,7 +56,10 @@ async function main() {
 }
 
 main().catch((error: unknown) => {
-  const known = error instanceof ConfigError || error instanceof DataDirLockedError || error instanceof MigrationError;
-  process.stderr.write(`Tracedeck could not start: ${known ? (error as Error).message : (error as Error).stack}\n`);
+  const known = [ConfigError, DataDirLockedError, MigrationError, DatabaseUnreachableError].some((kind) => error instanceof kind);
+  // One line a person can act on; the stack only when asked for (LOG_LEVEL=debug).
+  const message = known ? (error as Error).message : `${(error as Error).name}: ${(error as Error).message}`;
+  process.stderr.write(`Tracedeck could not start: ${message}\n`);
+  if (!known && process.env.LOG_LEVEL === "debug") process.stderr.write(`${(error as Error).stack}\n`);
   process.exit(1);
 });

@@ -20,23 +20,31 @@ export interface Database {
 export interface DatabaseOptions {
   databaseUrl?: string;
   dataDir: string;
+  /** PostgreSQL only: the server cancels a statement running longer (0 or unset: no limit). */
+  statementTimeoutMs?: number;
 }
 
 // Short interactive transactions only; PGlite serialises them on one connection.
 const transactionOptions = { maxWait: 10_000, timeout: 30_000 };
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
-  if (options.databaseUrl) return openPostgres(options.databaseUrl);
+  if (options.databaseUrl) return openPostgres(options.databaseUrl, options.statementTimeoutMs);
   return openPglite(options.dataDir);
 }
 
-function openPostgres(connectionString: string): Database {
-  const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString }), transactionOptions });
+// pg waits for a connection forever by default: during an outage a request would hang instead of failing.
+const CONNECT_TIMEOUT_MS = 5_000;
+
+function openPostgres(connectionString: string, statementTimeoutMs = 0): Database {
+  const pool = { connectionString, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, ...(statementTimeoutMs > 0 ? { statement_timeout: statementTimeoutMs } : {}) };
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool), transactionOptions });
   return {
     kind: "postgresql",
     prisma,
     async openSqlConnection() {
-      const client = new pg.Client({ connectionString });
+      const client = new pg.Client({ connectionString, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+      // A connection lost while idle is reported on the next query; unheard, the event would end the process.
+      client.on("error", () => {});
       await client.connect();
       return {
         async query<T>(sql: string, params: unknown[] = []) {

@@ -1,6 +1,7 @@
 import { Repeater } from "graphql-yoga";
 import type { ChatEventKind } from "../db/generated/prisma/enums.js";
 import type { PrismaClient } from "../db/generated/prisma/client.js";
+import { isDatabaseUnavailable } from "../db/availability.js";
 import { NotFoundError } from "../errors.js";
 import type { ChatEventRouter } from "./router.js";
 import type { ChatEventMessage } from "./topics.js";
@@ -64,6 +65,33 @@ export function chatEventStream(prisma: PrismaClient, router: ChatEventRouter, o
       wake?.();
     });
 
+    /** A pause that a stop (or an arriving event) cuts short. */
+    const pause = (ms: number) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(done, ms);
+        function done() {
+          clearTimeout(timer);
+          wake = undefined;
+          resolve();
+        }
+        wake = done;
+      });
+    /**
+     * A read that waits out a database outage: the subscriber stays connected and, once the database
+     * answers again, gets every event from where it was. Any other failure ends the stream.
+     */
+    const withDatabase = async (read: () => Promise<void>) => {
+      for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
+        try {
+          return await read();
+        } catch (error) {
+          if (!isDatabaseUnavailable(error) || stopped) throw error;
+          await pause(delay);
+          if (stopped) return;
+        }
+      }
+    };
+
     let last = 0;
     let ended = false;
     const emit = async (event: ChatEventMessage) => {
@@ -109,12 +137,12 @@ export function chatEventStream(prisma: PrismaClient, router: ChatEventRouter, o
         await push({ type: "opening", chatId, seq: chat.eventSeq, snapshotRevisionId: head?.currentRevisionId ?? null });
       }
       last = options.after ?? chat.eventSeq;
-      await catchUp();
+      await withDatabase(catchUp);
 
       while (!stopped && !ended) {
         if (overflowed) {
           overflowed = false;
-          await catchUp();
+          await withDatabase(catchUp);
           continue;
         }
         const event = queue.shift();
@@ -126,12 +154,12 @@ export function chatEventStream(prisma: PrismaClient, router: ChatEventRouter, o
           });
           clearTimeout(idle);
           wake = undefined;
-          if (timedOut && !stopped) await idleCheck();
+          if (timedOut && !stopped) await withDatabase(idleCheck);
           continue;
         }
         if (event.seq <= last) continue; // already sent, from the replay
         if (event.seq === last + 1 || event.kind === "chat_deleted") await emit(event);
-        else await catchUp(); // a gap: the log has every committed event up to this one
+        else await withDatabase(catchUp); // a gap: the log has every committed event up to this one
       }
     } finally {
       unlisten();

@@ -1,7 +1,8 @@
 import { createReadStream, existsSync } from "node:fs";
-import type { ServerResponse } from "node:http";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
+import { sendJson } from "./refusal.js";
+import type { Endpoint } from "./routes.js";
 
 /**
  * GraphiQL served from @graphql-yoga/graphiql's own files: Yoga's default page loads them from a
@@ -18,15 +19,21 @@ const files: Record<string, string> = {
   "monacoeditorwork/graphql.worker..bundle.js": "text/javascript; charset=utf-8",
 };
 
-/** Serves one of GraphiQL's files; false when the path is not one of them. */
-export function serveGraphiQLAsset(path: string, res: ServerResponse): boolean {
-  const name = path.slice(GRAPHIQL_ASSETS.length);
-  const type = files[name];
-  if (!path.startsWith(GRAPHIQL_ASSETS) || !type || !existsSync(join(dist, name))) return false;
-  res.writeHead(200, { "content-type": type, "cache-control": "public, max-age=86400" });
-  createReadStream(join(dist, name)).pipe(res);
-  return true;
-}
+/** GraphiQL's own files, under /graphiql-assets/. */
+export const graphiqlAssetsEndpoint: Endpoint = {
+  path: GRAPHIQL_ASSETS,
+  prefix: true,
+  methods: ["GET", "HEAD"],
+  handle(req, res) {
+    const name = (req.url ?? "").split("?")[0]!.slice(GRAPHIQL_ASSETS.length);
+    const type = files[name];
+    if (!type || !existsSync(join(dist, name))) {
+      return sendJson(res, 404, { errors: [{ message: `No GraphiQL file ${name}`, extensions: { code: "NOT_FOUND" } }] });
+    }
+    res.writeHead(200, { "content-type": type, "cache-control": "public, max-age=86400" });
+    createReadStream(join(dist, name)).pipe(res);
+  },
+};
 
 const escapeJson = (value: unknown) => JSON.stringify(value).replace(/</g, "\\u003c");
 

@@ -5,6 +5,7 @@ import type { OperationResult } from "graphql-ws";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer } from "ws";
 import type { Logger } from "../logger.js";
+import { hostOf, originOf, type RequestPolicy } from "./request-policy.js";
 import type { TracedeckYoga } from "./yoga.js";
 
 type EnvelopedRoot = { execute: (args: ExecutionArgs) => OperationResult; subscribe: (args: ExecutionArgs) => OperationResult };
@@ -16,17 +17,25 @@ type EnvelopedRoot = { execute: (args: ExecutionArgs) => OperationResult; subscr
 export function attachGraphQLWebSocket(
   server: Server,
   yoga: TracedeckYoga,
-  options: { maxPayload: number; log: Logger; allowOrigin: (origin: string | undefined, host: string | undefined) => boolean },
+  options: { maxPayload: number; log: Logger; policy: RequestPolicy },
 ) {
   const wss = new WebSocketServer({
     server,
     path: yoga.graphqlEndpoint,
     maxPayload: options.maxPayload,
-    // Browsers let any page open a WebSocket to localhost: only this origin and the allowed ones may.
-    verifyClient: ({ req }: { req: IncomingMessage }) => {
-      const allowed = options.allowOrigin(req.headers.origin, req.headers.host);
-      if (!allowed) options.log.warn("graphql_ws.origin_refused", { origin: req.headers.origin });
-      return allowed;
+    // Browsers let any page open a WebSocket to localhost, and send no preflight: the same Host and
+    // Origin rules as HTTP decide, before the upgrade.
+    verifyClient: ({ req }: { req: IncomingMessage }, done: (ok: boolean, status?: number, message?: string) => void) => {
+      if (!options.policy.hostAllowed(hostOf(req))) {
+        options.log.warn("graphql_ws.host_refused", { host: req.headers.host });
+        return done(false, 403, "Host not allowed");
+      }
+      const origin = originOf(req);
+      if (!options.policy.originAllowed(origin, hostOf(req))) {
+        options.log.warn("graphql_ws.origin_refused", { origin });
+        return done(false, 403, "Origin not allowed");
+      }
+      done(true);
     },
   });
   const disposable = useServer(
@@ -40,25 +49,25 @@ export function attachGraphQLWebSocket(
           socket: ctx.extra.socket,
           params: payload,
         });
-        let document: DocumentNode;
+        // A syntax error or a limit (depth, aliases, tokens: the limit plugins throw) fails this
+        // operation only, not the client's other subscriptions on the socket.
         try {
-          document = parse(payload.query);
+          const document: DocumentNode = parse(payload.query);
+          const errors = validate(schema, document);
+          if (errors.length) return errors;
+          const args: ExecutionArgs = {
+            schema,
+            operationName: payload.operationName,
+            document,
+            variableValues: payload.variables,
+            contextValue: await contextFactory(),
+            rootValue: { execute, subscribe } as EnvelopedRoot,
+          };
+          return args;
         } catch (error) {
-          // A syntax error fails this operation only, not the client's other subscriptions on the socket.
           if (error instanceof GraphQLError) return [error];
           throw error;
         }
-        const args: ExecutionArgs = {
-          schema,
-          operationName: payload.operationName,
-          document,
-          variableValues: payload.variables,
-          contextValue: await contextFactory(),
-          rootValue: { execute, subscribe } as EnvelopedRoot,
-        };
-        const errors = validate(args.schema, args.document);
-        if (errors.length) return errors;
-        return args;
       },
       onError: (_ctx, _id, _payload, errors) => {
         options.log.warn("graphql_ws.operation_errors", { errors: errors.map((e) => e.message) });
@@ -67,9 +76,15 @@ export function attachGraphQLWebSocket(
     wss,
   );
   return {
-    async close() {
+    /** Closes every socket with 1001 (going away); one whose client does not answer within graceMs is cut. */
+    async close(graceMs: number) {
+      const clients = [...wss.clients];
+      const gone = Promise.all(clients.map((c) => (c.readyState === c.CLOSED ? undefined : new Promise((r) => c.once("close", r)))));
       await disposable.dispose();
-      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([gone, new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+      clearTimeout(timer);
+      for (const c of clients) c.terminate();
     },
   };
 }

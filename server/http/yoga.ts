@@ -1,4 +1,3 @@
-import { maxDepthPlugin } from "@escape.tech/graphql-armor-max-depth";
 import { GraphQLError } from "graphql";
 import { createYoga, maskError, type YogaServerInstance } from "graphql-yoga";
 import type { Config } from "../config.js";
@@ -7,7 +6,9 @@ import type { Logger } from "../logger.js";
 import type { GraphQLContext } from "../schema/context.js";
 import { schema } from "../schema/index.js";
 import type { Services } from "../services/index.js";
+import { outageStatusPlugin, publicDatabaseError } from "./database-errors.js";
 import { renderGraphiQLPage } from "./graphiql.js";
+import { operationLimitPlugins } from "./operation-limits.js";
 
 export type TracedeckYoga = YogaServerInstance<Record<string, unknown>, GraphQLContext>;
 
@@ -16,9 +17,11 @@ export interface YogaOptions {
   services: Services;
   router: ChatEventRouter;
   log: Logger;
+  /** Sizes the default complexity limit: PGlite runs in this process and blocks it while it works. */
+  databaseKind: "pglite" | "postgresql";
 }
 
-export function createTracedeckYoga({ config, services, router, log }: YogaOptions): TracedeckYoga {
+export function createTracedeckYoga({ config, services, router, log, databaseKind }: YogaOptions): TracedeckYoga {
   const limits = {
     maxPageSize: config.MAX_PAGE_SIZE,
     defaultPageSize: config.DEFAULT_PAGE_SIZE,
@@ -36,17 +39,36 @@ export function createTracedeckYoga({ config, services, router, log }: YogaOptio
     context: (): GraphQLContext => ({ services, router, log, limits }),
     graphiql: { title: "Tracedeck GraphiQL", subscriptionsProtocol: "WS" },
     renderGraphiQL: (options) => renderGraphiQLPage({ ...options }),
-    // Unexpected errors reach the client as "Unexpected error."; the log keeps what happened.
+    // Unexpected errors reach the client as "Unexpected error."; the log keeps what happened. A
+    // database that is down or too slow is said so, as a retryable error.
     maskedErrors: {
       maskError(error, message, isDev) {
         const original = (error as { originalError?: unknown }).originalError;
         if (original !== undefined && !(original instanceof GraphQLError)) {
           const path = (error as { path?: readonly (string | number)[] }).path;
+          const known = publicDatabaseError(original, path);
+          if (known) {
+            log.warn("graphql.database_error", { code: known.extensions.code, error: (original as Error).message, path: path?.join(".") });
+            return known;
+          }
           log.error("graphql.unexpected_error", { error: original, path: path?.join(".") });
         }
         return maskError(error, message, isDev);
       },
     },
-    plugins: [maxDepthPlugin({ n: config.MAX_QUERY_DEPTH, exposeLimits: true, ignoreIntrospection: true })],
+    // Validation depends on the variables (page sizes feed the complexity limit): never reuse it.
+    parserAndValidationCache: { validationCache: false },
+    plugins: [
+      ...operationLimitPlugins({
+        maxDepth: config.MAX_QUERY_DEPTH,
+        maxAliases: config.MAX_QUERY_ALIASES,
+        maxTokens: config.MAX_QUERY_TOKENS,
+        maxDirectives: config.MAX_QUERY_DIRECTIVES,
+        maxComplexity: config.MAX_QUERY_COMPLEXITY ?? (databaseKind === "pglite" ? 10_000 : 20_000),
+        operationTimeoutMs: config.OPERATION_TIMEOUT_MS,
+        pages: { defaultPageSize: config.DEFAULT_PAGE_SIZE, maxPageSize: config.MAX_PAGE_SIZE },
+      }),
+      outageStatusPlugin(),
+    ],
   });
 }

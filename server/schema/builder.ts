@@ -1,10 +1,12 @@
 import SchemaBuilder from "@pothos/core";
+import ComplexityPlugin from "@pothos/plugin-complexity";
 import ErrorsPlugin from "@pothos/plugin-errors";
 import PrismaPlugin from "@pothos/plugin-prisma";
 import RelayPlugin from "@pothos/plugin-relay";
 import { getPrisma } from "../db/client.js";
 import type PrismaTypes from "../db/generated/pothos-types.js";
 import { getDatamodel } from "../db/generated/pothos-types.js";
+import { fieldComplexity } from "./complexity.js";
 import type { GraphQLContext } from "./context.js";
 import { decodeNodeId } from "./ids.js";
 
@@ -18,7 +20,9 @@ export const builder = new SchemaBuilder<{
     BigInt: { Input: bigint; Output: bigint | number };
   };
 }>({
-  plugins: [ErrorsPlugin, PrismaPlugin, RelayPlugin],
+  plugins: [ErrorsPlugin, PrismaPlugin, RelayPlugin, ComplexityPlugin],
+  // Costs only: the limit is enforced before execution, as a validation rule (http/operation-limits.ts).
+  complexity: { fieldComplexity },
   defaultFieldNullability: false,
   prisma: {
     client: () => getPrisma(),

@@ -31,7 +31,8 @@ function deepQuery(depth: number): string {
   const cycle = ["chat(id: $id)", "traces", "edges", "node"];
   const after = ["chat", "traces", "edges", "node"];
   const leafOf: Record<string, string> = { chat: "uuid", traces: "totalCount", edges: "cursor", node: "toolName" };
-  const fields = Array.from({ length: depth - 1 }, (_, i) => (i === 0 ? cycle[0]! : after[i % 4]!));
+  // Pages of one, so that the complexity limit (page sizes multiply) leaves depth as the only limit.
+  const fields = Array.from({ length: depth - 1 }, (_, i) => (i === 0 ? cycle[0]! : after[i % 4]!)).map((f) => (f === "traces" ? "traces(first: 1)" : f));
   const leaf = leafOf[after[(depth - 2) % 4]!]!;
   return `query Deep($id: ID!) ${fields.map((f) => `{ ${f} `).join("")}{ ${leaf} }${" }".repeat(fields.length)}`;
 }

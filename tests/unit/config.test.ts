@@ -32,6 +32,16 @@ const defaults = {
   MAX_BODY_BYTES: 8 * 1024 * 1024,
   WS_MAX_PAYLOAD_BYTES: 8 * 1024 * 1024,
   TRACEDECK_TEST_MIGRATION_LOCK_HOLD_MS: 0,
+  PUBLIC_URL: undefined,
+  ALLOWED_HOSTS: [],
+  MAX_QUERY_COMPLEXITY: undefined,
+  MAX_QUERY_ALIASES: 15,
+  MAX_QUERY_TOKENS: 5000,
+  MAX_QUERY_DIRECTIVES: 50,
+  STATEMENT_TIMEOUT_MS: 10000,
+  OPERATION_TIMEOUT_MS: 15000,
+  DATABASE_STARTUP_TIMEOUT_SECONDS: 30,
+  SHUTDOWN_GRACE_SECONDS: 10,
 };
 
 describe("defaults", () => {
@@ -64,7 +74,7 @@ describe("defaults", () => {
 
 describe("values that are set", () => {
   test("numbers are parsed as numbers, strings are kept", () => {
-    const config = loadConfig({ PORT: "8080", HOST: "0.0.0.0", DATA_DIR: "/var/lib/tracedeck", LOG_LEVEL: "debug", SNAPSHOT_RETENTION: "5" });
+    const config = loadConfig({ PORT: "8080", HOST: "0.0.0.0", ALLOWED_HOSTS: "td.internal", DATA_DIR: "/var/lib/tracedeck", LOG_LEVEL: "debug", SNAPSHOT_RETENTION: "5" });
     expect(config.PORT).toBe(8080);
     expect(config.HOST).toBe("0.0.0.0");
     expect(config.DATA_DIR).toBe("/var/lib/tracedeck");

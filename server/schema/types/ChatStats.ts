@@ -44,16 +44,21 @@ const ToolLatencyRef = builder.objectRef<ToolLatency>("ToolLatency").implement({
   }),
 });
 
+/** Each of these runs an aggregate over the chat's rows: priced like a page of 20. */
+const AGGREGATE = 20;
+
 const ChatStatsRef = builder.objectRef<ChatStats>("ChatStats").implement({
   fields: (t) => ({
-    traceCount: t.int({ resolve: ({ chatId }) => getPrisma().toolTrace.count({ where: { chatId } }) }),
+    traceCount: t.int({ complexity: AGGREGATE, resolve: ({ chatId }) => getPrisma().toolTrace.count({ where: { chatId } }) }),
     errorCount: t.int({
       description: "Traces finished with status error or timeout",
+      complexity: AGGREGATE,
       resolve: ({ chatId }) => getPrisma().toolTrace.count({ where: { chatId, status: { in: ["error", "timeout"] } } }),
     }),
-    runningCount: t.int({ resolve: ({ chatId }) => getPrisma().toolTrace.count({ where: { chatId, status: "running" } }) }),
+    runningCount: t.int({ complexity: AGGREGATE, resolve: ({ chatId }) => getPrisma().toolTrace.count({ where: { chatId, status: "running" } }) }),
     tokens: t.field({
       type: TokenTotalsRef,
+      complexity: AGGREGATE,
       resolve: async ({ chatId }) => {
         const [row] = await getPrisma().$queryRaw<TokenTotals[]>`
           SELECT coalesce(sum(input_tokens), 0)::bigint AS "input", coalesce(sum(output_tokens), 0)::bigint AS "output",
@@ -65,6 +70,7 @@ const ChatStatsRef = builder.objectRef<ChatStats>("ChatStats").implement({
     }),
     latencyByTool: t.field({
       type: [ToolLatencyRef],
+      complexity: { field: AGGREGATE, multiplier: 1 },
       resolve: ({ chatId }) =>
         getPrisma().$queryRaw<ToolLatency[]>`
           SELECT tool_name AS "toolName", count(*)::int AS "count",

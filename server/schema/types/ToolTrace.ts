@@ -134,6 +134,8 @@ builder.prismaObjectField("Chat", "traces", (t) =>
       fields: (c) => ({
         totalCount: c.int({
           description: "Traces matching the filter, on every page",
+          // A count query; the connection's page size multiplies it, which prices it like a page.
+          complexity: 1,
           resolve: (connection) => getPrisma().toolTrace.count({ where: (connection as unknown as { where: Prisma.ToolTraceWhereInput }).where }),
         }),
       }),

@@ -1,0 +1,102 @@
+import { maxAliasesPlugin } from "@escape.tech/graphql-armor-max-aliases";
+import { maxDepthPlugin } from "@escape.tech/graphql-armor-max-depth";
+import { maxDirectivesPlugin } from "@escape.tech/graphql-armor-max-directives";
+import { MaxTokensParserWLexer } from "@escape.tech/graphql-armor-max-tokens";
+import { createComplexityRule } from "@pothos/plugin-complexity";
+import { type ExecutionResult, getOperationAST, GraphQLError, type Source } from "graphql";
+import type { Plugin } from "graphql-yoga";
+import type { ComplexityContext } from "../schema/complexity.js";
+
+export interface OperationLimits {
+  maxDepth: number;
+  maxAliases: number;
+  maxTokens: number;
+  maxDirectives: number;
+  maxComplexity: number;
+  /** Query operations only: 0 for none. */
+  operationTimeoutMs: number;
+  pages: NonNullable<ComplexityContext["limits"]>;
+}
+
+/**
+ * Everything an operation may cost, checked before it runs (HTTP and WebSocket alike, since both go
+ * through Yoga's envelop): tokens while parsing, then depth, aliases, directives and complexity
+ * (page sizes multiply) while validating. On PGlite a long query blocks the event loop, so these
+ * bounds are the only protection there; PostgreSQL also has STATEMENT_TIMEOUT_MS.
+ */
+export function operationLimitPlugins(limits: OperationLimits): Plugin[] {
+  return [
+    tokenLimitedParse(limits.maxTokens),
+    maxDepthPlugin({ n: limits.maxDepth, exposeLimits: true, ignoreIntrospection: true }),
+    maxAliasesPlugin({ n: limits.maxAliases, exposeLimits: true }),
+    maxDirectivesPlugin({ n: limits.maxDirectives, exposeLimits: true }),
+    complexityLimit(limits.maxComplexity, limits.pages),
+    ...(limits.operationTimeoutMs > 0 ? [operationTimeout(limits.operationTimeoutMs)] : []),
+  ];
+}
+
+const badDocument = (message: string) => new GraphQLError(`Syntax Error: ${message}`, { extensions: { code: "GRAPHQL_PARSE_FAILED", http: { status: 400 } } });
+
+/**
+ * graphql-armor's token-counting parser. The parser recurses per nesting level, so a document that
+ * is deep within the token limit (a 20,000-deep list literal) can still exhaust the stack: that is
+ * the client's bad document, answered 400, not a server error.
+ */
+function tokenLimitedParse(maxTokens: number): Plugin {
+  return {
+    onParse({ setParseFn }) {
+      setParseFn((source: string | Source, options) => {
+        try {
+          return new MaxTokensParserWLexer(source, { ...options, n: maxTokens, exposeLimits: true }).parseDocument();
+        } catch (error) {
+          if (error instanceof RangeError) throw badDocument("the document is nested too deeply");
+          throw error;
+        }
+      });
+    },
+  };
+}
+
+/**
+ * @pothos/plugin-complexity's rule, run at validation with the request's variables (a page size is
+ * usually a variable). Yoga's validation cache is off for this reason (see yoga.ts).
+ */
+function complexityLimit(maxComplexity: number, pages: OperationLimits["pages"]): Plugin {
+  return {
+    onValidate({ context, addValidationRule }) {
+      const params = (context as { params?: { variables?: unknown; operationName?: string | null } }).params;
+      const variables = params?.variables && typeof params.variables === "object" ? (params.variables as Record<string, unknown>) : {};
+      const rule = createComplexityRule({ context: { limits: pages } satisfies ComplexityContext, variableValues: variables, operationName: params?.operationName ?? undefined, maxComplexity });
+      addValidationRule(rule);
+    },
+  };
+}
+
+/**
+ * A query answering later than the budget gets OPERATION_TIMEOUT. Mutations are left to finish: a
+ * write the client was told had failed must not then commit.
+ */
+function operationTimeout(ms: number): Plugin {
+  return {
+    onExecute({ args, executeFn, setExecuteFn }) {
+      if (getOperationAST(args.document, args.operationName)?.operation !== "query") return;
+      setExecuteFn(async (executeArgs) => {
+        let timer: NodeJS.Timeout | undefined;
+        const timedOut = new Promise<ExecutionResult>((resolve) => {
+          timer = setTimeout(
+            () =>
+              resolve({
+                errors: [new GraphQLError(`The query took longer than ${ms} ms (OPERATION_TIMEOUT_MS)`, { extensions: { code: "OPERATION_TIMEOUT", http: { status: 503 } } })],
+              }),
+            ms,
+          );
+        });
+        try {
+          return await Promise.race([executeFn(executeArgs) as Promise<ExecutionResult>, timedOut]);
+        } finally {
+          clearTimeout(timer);
+        }
+      });
+    },
+  };
+}
