@@ -1,6 +1,8 @@
+import vue from "@vitejs/plugin-vue";
 import { defineConfig } from "vitest/config";
 
-// Four projects: `unit` needs no outside service (PGlite and in-process); `postgres` runs the same
+// Projects: `unit` needs no outside service (PGlite and in-process); `web` tests the dashboard's
+// components in happy-dom; `postgres` runs the same
 // database suites against the PostgreSQL server plus the multi-process tests; `redis` adds Redis;
 // `fault` runs its own PostgreSQL clusters so it can stop and kill them.
 const databaseSuites = ["tests/services/**/*.test.ts", "tests/db/**/*.test.ts", "tests/api/**/*.test.ts", "tests/subscriptions/**/*.test.ts", "tests/bad-input/**/*.test.ts"];
@@ -33,6 +35,16 @@ export default defineConfig({
           include: [...databaseSuites, "tests/pg/**/*.test.ts"],
           globalSetup: ["tests/setup/postgres-template.ts"],
           env: { TEST_BACKEND: "postgresql" },
+        },
+      },
+      {
+        // The dashboard's components, in happy-dom (part of `npm test`: no browser needed).
+        extends: true,
+        plugins: [vue()],
+        test: {
+          name: "web",
+          include: ["tests/web/**/*.test.ts"],
+          environment: "happy-dom",
         },
       },
       {
