@@ -8,6 +8,8 @@ import "./types/ToolTrace.js";
 import "./types/SnapshotRevision.js";
 import "./types/ChatStats.js";
 import "./types/ChatEvent.js";
+import "./types/ChatTurn.js";
+import "./types/ModelStep.js";
 import "./mutations/createChat.js";
 import "./mutations/renameChat.js";
 import "./mutations/deleteChat.js";

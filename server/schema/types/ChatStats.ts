@@ -1,7 +1,7 @@
 import { getPrisma } from "../../db/client.js";
 import { builder } from "../builder.js";
 
-interface TokenTotals {
+export interface TokenTotals {
   input: bigint;
   output: bigint;
   cacheRead: bigint;
@@ -21,7 +21,7 @@ interface ChatStats {
   chatId: string;
 }
 
-const TokenTotalsRef = builder.objectRef<TokenTotals>("TokenTotals").implement({
+export const TokenTotalsRef = builder.objectRef<TokenTotals>("TokenTotals").implement({
   description: "Token totals of a chat, each model step counted once however many tools it called.",
   fields: (t) => ({
     input: t.expose("input", { type: "BigInt" }),

@@ -80,9 +80,10 @@ export const TraceFilter = builder.inputType("TraceFilter", {
   }),
 });
 
-type Filter = typeof TraceFilter.$inferInput;
+export type TraceFilterInput = typeof TraceFilter.$inferInput;
+type Filter = TraceFilterInput;
 
-function whereOf(chatId: string, filter: Filter | null | undefined): Prisma.ToolTraceWhereInput {
+export function whereOf(chatId: string, filter: Filter | null | undefined): Prisma.ToolTraceWhereInput {
   const where: Prisma.ToolTraceWhereInput = { chatId };
   if (!filter) return where;
   if (filter.toolNames?.length) where.toolName = { in: filter.toolNames };
@@ -94,7 +95,7 @@ function whereOf(chatId: string, filter: Filter | null | undefined): Prisma.Tool
 }
 
 /** The canonical form of a filter, for the cursor's scope: equal filters give equal scopes. */
-function filterKey(filter: Filter | null | undefined) {
+export function filterKey(filter: Filter | null | undefined) {
   return {
     toolNames: filter?.toolNames?.length ? [...filter.toolNames].sort() : null,
     statuses: filter?.statuses?.length ? [...filter.statuses].sort() : null,
@@ -106,6 +107,14 @@ function filterKey(filter: Filter | null | undefined) {
   };
 }
 
+/** The scope of Chat.traces cursors: Chat.tracePageCursors issues cursors of the same list. */
+export const tracesScope = (chatId: string, filter: Filter | null | undefined) => ({
+  list: "traces",
+  parentId: chatId,
+  filter: filterKey(filter),
+  order: "startedAt asc, id asc",
+});
+
 builder.prismaObjectField("Chat", "traces", (t) =>
   t.connection(
     {
@@ -115,7 +124,7 @@ builder.prismaObjectField("Chat", "traces", (t) =>
       resolve: async (chat, args, ctx) => {
         const base = whereOf(chat.id, args.filter);
         const connection = await keysetConnection<ToolTrace, Prisma.ToolTraceWhereInput>(ctx, args, {
-          scope: { list: "traces", parentId: chat.id, filter: filterKey(args.filter), order: "startedAt asc, id asc" },
+          scope: tracesScope(chat.id, args.filter),
           positionOf: (trace) => [trace.startedAt.getTime(), trace.id],
           // A seek on the (chat_id, started_at, id) index.
           beyond: (position, direction) => seekBeyond("startedAt", position, direction === "after") as Prisma.ToolTraceWhereInput,
