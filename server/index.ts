@@ -18,8 +18,16 @@ async function main() {
     await db?.close().catch(() => {});
     process.exit(1);
   };
-  process.once("SIGINT", () => void stopHandler("SIGINT"));
-  process.once("SIGTERM", () => void stopHandler("SIGTERM"));
+  // One stop, whatever signals follow: a supervisor signalling the process group and npm forwarding
+  // the same signal would otherwise kill the process in the middle of its drain.
+  let stopping = false;
+  const onSignal = (signal: string) => {
+    if (stopping) return log.info("server.already_stopping", { signal });
+    stopping = true;
+    void stopHandler(signal);
+  };
+  process.on("SIGINT", () => onSignal("SIGINT"));
+  process.on("SIGTERM", () => onSignal("SIGTERM"));
   db = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, statementTimeoutMs: config.STATEMENT_TIMEOUT_MS });
   const opened = db;
   try {

@@ -3,12 +3,12 @@
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { codesOf, createChat, dataOf, recordTraces, transports } from "../helpers/graphql-fixtures.js";
+import { codesOf, createChat, dataOf, recordTraces, type Run, transports } from "../helpers/graphql-fixtures.js";
 
 let db: TestDatabase;
 let t: TestApp;
 let chat: { id: string; uuid: string };
-const run = (query: string, variables?: Record<string, unknown>) => transports(() => t)[0]![1](query, variables);
+const run: Run = (query, variables) => transports(() => t)[0]![1](query, variables);
 const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();
 
 beforeAll(async () => {
