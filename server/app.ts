@@ -6,11 +6,11 @@ import type { MigrationFile } from "./db/migrate.js";
 import { createEventBus, type EventBus } from "./events/pubsub.js";
 import { createRedisEventBus } from "./events/redis.js";
 import { type ChatEventRouter, startChatEventRouter } from "./events/router.js";
+import { dashboardEndpoint } from "./http/dashboard.js";
 import { graphiqlAssetsEndpoint } from "./http/graphiql.js";
 import { graphqlEndpoint } from "./http/graphql.js";
 import { healthzEndpoint } from "./http/healthz.js";
 import { createRequestPolicy } from "./http/request-policy.js";
-import { rootEndpoint } from "./http/root.js";
 import { createRouter } from "./http/routes.js";
 import { createHttpServer } from "./http/server.js";
 import { attachGraphQLWebSocket } from "./http/websocket.js";
@@ -71,7 +71,7 @@ export function buildApp(options: AppOptions): App {
       healthzEndpoint(db, log, options.migrationFiles),
       graphqlEndpoint(yoga),
       graphiqlAssetsEndpoint,
-      rootEndpoint(yoga.graphqlEndpoint),
+      dashboardEndpoint(config.DASHBOARD_DIR),
     ],
     policy,
     maxBodyBytes: config.MAX_BODY_BYTES,

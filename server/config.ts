@@ -1,3 +1,5 @@
+import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { z } from "zod";
 
 // Digits only: z.coerce.number() took "abc" with a message naming no range, and "0x10" or "1e3" as numbers.
@@ -31,12 +33,21 @@ export const isLoopbackHost = (host: string) => LOOPBACK_HOSTS.includes(host) ||
 
 export const DEFAULT_CURSOR_SECRET = "tracedeck-default-cursor-secret";
 
+/** The dashboard's build, web/dist, from the repository root (wherever the server is started from). */
+export const DEFAULT_DASHBOARD_DIR = fileURLToPath(new URL("../web/dist", import.meta.url));
+
 /** Every setting the server reads, its default and what is allowed. README's "Configuration" mirrors this. */
 const schema = z.object({
   PORT: int(0, 65535).default(4000),
   HOST: z.string().min(1).default("127.0.0.1"),
   DATABASE_URL: optionalUrl(["postgres", "postgresql"]),
   DATA_DIR: z.string().min(1).default("./data"),
+  /** The built dashboard served at / (`npm run build` writes web/dist); a relative path is from the working directory. */
+  DASHBOARD_DIR: z
+    .string()
+    .min(1)
+    .default(DEFAULT_DASHBOARD_DIR)
+    .transform((dir) => resolve(dir)),
   REDIS_URL: optionalUrl(["redis", "rediss"]),
   /** Other origins (besides the server's own) whose pages may call the API, comma-separated. */
   CORS_ORIGINS: commaList.refine(

@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url";
 import { describe, expect, test } from "vitest";
 import { ConfigError, defaultLimits, limitsFrom, loadConfig } from "../../server/config.js";
 
@@ -18,6 +19,7 @@ const defaults = {
   HOST: "127.0.0.1",
   DATABASE_URL: undefined,
   DATA_DIR: "./data",
+  DASHBOARD_DIR: fileURLToPath(new URL("../../web/dist", import.meta.url)),
   REDIS_URL: undefined,
   LOG_LEVEL: "info",
   TRACE_OUTPUT_CAP_BYTES: 32768,
