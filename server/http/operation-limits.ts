@@ -3,7 +3,7 @@ import { maxDepthPlugin } from "@escape.tech/graphql-armor-max-depth";
 import { maxDirectivesPlugin } from "@escape.tech/graphql-armor-max-directives";
 import { MaxTokensParserWLexer } from "@escape.tech/graphql-armor-max-tokens";
 import { createComplexityRule } from "@pothos/plugin-complexity";
-import { type ExecutionResult, getOperationAST, GraphQLError, type Source } from "graphql";
+import { type ExecutionResult, getOperationAST, GraphQLError, type Source, type ValidationRule } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import type { ComplexityContext } from "../schema/complexity.js";
 
@@ -67,8 +67,28 @@ function complexityLimit(maxComplexity: number, pages: OperationLimits["pages"])
       const params = (context as { params?: { variables?: unknown; operationName?: string | null } }).params;
       const variables = params?.variables && typeof params.variables === "object" ? (params.variables as Record<string, unknown>) : {};
       const rule = createComplexityRule({ context: { limits: pages } satisfies ComplexityContext, variableValues: variables, operationName: params?.operationName ?? undefined, maxComplexity });
-      addValidationRule(rule);
+      addValidationRule(costOnly(rule));
     },
+  };
+}
+
+/**
+ * The complexity rule prices arguments by coercing them, and throws from its visitor when a
+ * literal argument is invalid: GraphQL's own validation reports that argument with the scalar's
+ * message (a DateTime's, for example), so the rule's throw is left out rather than answered in
+ * its place. Errors the rule reports (cost, bad variables) pass as they are.
+ */
+function costOnly(rule: ValidationRule): ValidationRule {
+  return (context) => {
+    const visitor = rule(context) as { OperationDefinition?: { enter?: (...args: unknown[]) => unknown; leave?: (...args: unknown[]) => unknown } };
+    const guarded = (step?: (...args: unknown[]) => unknown) => (...args: unknown[]) => {
+      try {
+        return step?.(...args);
+      } catch (error) {
+        if (!(error instanceof GraphQLError)) throw error;
+      }
+    };
+    return { OperationDefinition: { enter: guarded(visitor.OperationDefinition?.enter), leave: guarded(visitor.OperationDefinition?.leave) } };
   };
 }
 

@@ -19,11 +19,28 @@ export function parseId(value: string, typename: string, path: (string | number)
   throw new ValidationError([{ path, message: `must be the id of a ${typename}` }]);
 }
 
-/** node(id)/nodes(ids): a malformed id is the client's mistake, answered as such rather than masked. */
+/**
+ * The types node(id) resolves, each keyed by a UUID. A test checks this against the schema's Node
+ * implementations, so a new node type cannot be forgotten here.
+ */
+export const NODE_TYPENAMES: readonly string[] = ["Chat", "ToolTrace", "SnapshotRevision"];
+
+const badNodeId = (message: string) => new GraphQLError(message, { extensions: { code: "BAD_USER_INPUT" } });
+const quoted = (value: string) => JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
+
+/**
+ * node(id)/nodes(ids): a malformed id is the client's mistake, answered as such rather than masked.
+ * Checked before any lookup: an id of an unknown type, or one whose key is not a UUID, would
+ * otherwise reach the database as a query it cannot run.
+ */
 export function decodeNodeId(globalID: string): { typename: string; id: string } {
+  let decoded: { typename: string; id: string };
   try {
-    return decodeGlobalID(globalID);
+    decoded = decodeGlobalID(globalID);
   } catch {
-    throw new GraphQLError(`${JSON.stringify(globalID)} is not a global id`, { extensions: { code: "BAD_USER_INPUT" } });
+    throw badNodeId(`${quoted(globalID)} is not a global id`);
   }
+  if (!NODE_TYPENAMES.includes(decoded.typename)) throw badNodeId(`${quoted(globalID)} is not the id of a node: no type ${quoted(decoded.typename)}`);
+  if (!UUID.test(decoded.id)) throw badNodeId(`${quoted(globalID)} is not the id of a ${decoded.typename}`);
+  return { typename: decoded.typename, id: decoded.id.toLowerCase() };
 }

@@ -1,13 +1,13 @@
 import { resolveCursorConnection, type ResolveCursorConnectionArgs } from "@pothos/plugin-relay";
 import type { GraphQLContext } from "./context.js";
-import { type CursorScope, decodeCursor, encodeCursor } from "./cursors.js";
+import { type CursorScope, decodeCursor, encodeCursor, type Position, positionShape } from "./cursors.js";
 import { checkPageSize, type PageArgs } from "./pagination.js";
 
-export type Position = (string | number)[];
+export type { Position } from "./cursors.js";
 
 export interface KeysetSpec<T, W> {
   scope: CursorScope;
-  /** The row's position in the order: a unique key. */
+  /** The row's position in the order: a unique key, its values the order's columns (checked by cursors.ts). */
   positionOf(row: T): Position;
   /** Rows strictly after (in the list's order) or strictly before the position. */
   beyond(position: Position, direction: "after" | "before"): W;
@@ -22,6 +22,8 @@ export interface KeysetSpec<T, W> {
 export function keysetConnection<T, W>(ctx: GraphQLContext, args: PageArgs, spec: KeysetSpec<T, W>) {
   const sizes = checkPageSize(args, ctx);
   const secret = ctx.limits.cursorSecret;
+  // Fails on the first page, even an empty one, for an order whose columns cursors.ts does not know.
+  positionShape(spec.scope.order);
   return resolveCursorConnection(
     { args, ...sizes, toCursor: (row: T) => encodeCursor(secret, spec.scope, spec.positionOf(row)) },
     ({ before, after, limit, inverted }: ResolveCursorConnectionArgs) => {
@@ -35,7 +37,8 @@ export function keysetConnection<T, W>(ctx: GraphQLContext, args: PageArgs, spec
 
 /**
  * Rows beyond the position (at, id) in (field, id) order, as a seek the (…, field, id) index answers:
- * field >= at AND (field > at OR id > $id) for `greater`, the mirror for the other way.
+ * field >= at AND (field > at OR id > $id) for `greater`, the mirror for the other way. The
+ * position comes from decodeCursor, which checked it: epoch milliseconds in range, and a UUID.
  */
 export function seekBeyond<F extends string>(field: F, position: Position, greater: boolean) {
   const at = new Date(Number(position[0]));

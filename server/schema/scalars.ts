@@ -1,16 +1,26 @@
 import { GraphQLError, Kind, type ValueNode } from "graphql";
+import { parseDateTime } from "../services/dates.js";
 import { builder } from "./builder.js";
 
 builder.scalarType("DateTime", {
+  // Parsed as RFC 3339 with a zone, years 0001-9999 in UTC (see services/dates.ts); the description
+  // is left as it was so the printed schema does not change.
   description: "An ISO 8601 instant with milliseconds, e.g. 2026-11-24T21:08:15.123Z",
   serialize: (value) => (value as Date).toISOString(),
   parseValue: (value) => parseDate(value),
+  // The same check for a value written in the query itself.
+  parseLiteral: (ast) => parseDate(ast.kind === Kind.STRING ? ast.value : { literal: ast.kind }),
 });
 
+const badInput = (message: string) => new GraphQLError(message, { extensions: { code: "BAD_USER_INPUT" } });
+/** The value as an error message quotes it: JSON, cut short. */
+const quoted = (value: string) => JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
+
 function parseDate(value: unknown): Date {
-  const date = typeof value === "string" && /^\d{4}-\d{2}-\d{2}T/.test(value) ? new Date(value) : new Date(Number.NaN);
-  if (Number.isNaN(date.getTime())) throw new GraphQLError(`DateTime must be an ISO 8601 string, got ${JSON.stringify(value)}`);
-  return date;
+  if (typeof value !== "string") throw badInput("DateTime must be a string, e.g. 2026-11-24T21:08:15.123Z");
+  const parsed = parseDateTime(value);
+  if (!parsed.ok) throw badInput(`DateTime ${quoted(value)} ${parsed.problem}`);
+  return parsed.date;
 }
 
 builder.scalarType("BigInt", {
@@ -19,7 +29,10 @@ builder.scalarType("BigInt", {
     const n = typeof value === "bigint" ? value : BigInt(value as number);
     return n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n.toString();
   },
-  parseValue: (value) => BigInt(value as string | number),
+  parseValue: (value) => {
+    if ((typeof value === "number" && Number.isSafeInteger(value)) || (typeof value === "string" && /^-?\d{1,30}$/.test(value))) return BigInt(value);
+    throw badInput("BigInt must be a whole number, or its digits as a string");
+  },
 });
 
 function literal(ast: ValueNode): unknown {

@@ -1,5 +1,5 @@
 import { Prisma } from "../db/generated/prisma/client.js";
-import type { TraceFilterInput } from "./types/ToolTrace.js";
+import { toolNamesOf, type TraceFilterInput } from "./types/ToolTrace.js";
 
 /**
  * The SQL condition of Chat.traces' filter, for the reads Prisma's query API cannot express
@@ -7,7 +7,8 @@ import type { TraceFilterInput } from "./types/ToolTrace.js";
  */
 export function traceFilterSql(chatId: string, filter: TraceFilterInput | null | undefined): Prisma.Sql {
   const parts: Prisma.Sql[] = [Prisma.sql`chat_id = ${chatId}::uuid`];
-  if (filter?.toolNames?.length) parts.push(Prisma.sql`tool_name IN (${Prisma.join(filter.toolNames)})`);
+  const toolNames = toolNamesOf(filter);
+  if (toolNames) parts.push(Prisma.sql`tool_name IN (${Prisma.join(toolNames)})`);
   if (filter?.statuses?.length) parts.push(Prisma.sql`status::text IN (${Prisma.join(filter.statuses)})`);
   if (filter?.turnFrom != null) parts.push(Prisma.sql`turn_number >= ${filter.turnFrom}`);
   if (filter?.turnTo != null) parts.push(Prisma.sql`turn_number <= ${filter.turnTo}`);

@@ -5,13 +5,13 @@ import { NotFoundError } from "../errors.js";
 import { publishChatEvents } from "../events/pubsub.js";
 import type { ServiceDeps } from "./deps.js";
 import { writeChats } from "./chat-writes.js";
-import { optional, parseInput, uuid, withoutNul } from "./validation.js";
+import { optional, parseInput, uuid, storableText } from "./validation.js";
 
-const title = z.string().trim().min(1, "must not be empty").max(500, "must be at most 500 characters").transform(withoutNul);
+const title = z.string().trim().min(1, "must not be empty").max(500, "must be at most 500 characters").transform(storableText);
 
 const createChatInput = z.object({
   title: optional(title),
-  workspace: optional(z.string().min(1).max(4096).transform(withoutNul)),
+  workspace: optional(z.string().min(1).max(4096).transform(storableText)),
 });
 export type CreateChatInput = z.input<typeof createChatInput>;
 

@@ -5,25 +5,11 @@ import type { AgentSnapshotRevision } from "../db/generated/prisma/client.js";
 import { ConflictError, NotFoundError } from "../errors.js";
 import type { ServiceDeps } from "./deps.js";
 import { type ChatWrite, writeChats } from "./chat-writes.js";
-import { boundedJson, count, jsonBytes, jsonWithoutNul, optional, parseInput, uuid } from "./validation.js";
+import { scrubSecrets } from "./scrub.js";
+import { jsonProblem } from "./json.js";
+import { count, type JsonValue, jsonBytes, jsonValue, MAX_JSON_DEPTH, optional, parseInput, uuid } from "./validation.js";
 
-/** Keys whose values never belong in a saved state: a snapshot is shown to every viewer. */
-const SECRET_KEY = /^(api[_-]?key|secret|client[_-]?secret|password|passwd|access[_-]?token|refresh[_-]?token|auth[_-]?token|authorization|bearer)$/i;
-export const REDACTED = "[redacted]";
-
-/** A copy of the state with secret-looking values replaced, so a restore never hands one out. */
-export function redactSecrets(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(redactSecrets);
-  if (value && typeof value === "object") {
-    return Object.fromEntries(
-      Object.entries(value).map(([key, child]) => [
-        key,
-        SECRET_KEY.test(key) && typeof child === "string" && child !== "" ? REDACTED : redactSecrets(child),
-      ]),
-    );
-  }
-  return value;
-}
+export { REDACTED } from "./scrub.js";
 
 /**
  * The turns the agent's history at `turn` is made of: back from it through each revision's
@@ -46,6 +32,20 @@ export function lineageOf(revisions: { turn: number; restoredFrom: number | null
 
 const stateHash = (state: unknown) => createHash("sha256").update(stringify(state) ?? "null").digest("hex");
 
+/**
+ * Whether a stored state is the one a replay gives (already scrubbed). The stored one is scrubbed
+ * again, so a state saved before the secret words grew still matches its replay; one nested
+ * deeper than any accepted input (saved before the depth limit) cannot match.
+ */
+function sameState(stored: unknown, given: JsonValue): boolean {
+  const givenHash = stateHash(given);
+  if (stateHash(stored) === givenHash) return true;
+  return jsonProblem(stored, MAX_JSON_DEPTH, Number.POSITIVE_INFINITY) === undefined && stateHash(scrubSecrets(stored as JsonValue)) === givenHash;
+}
+
+/** The last turn a snapshot may close: the chat's next turn, one more, must fit a 32-bit column. */
+const LAST_TURN = 2_147_483_646;
+
 export interface RestoreResult {
   revision: AgentSnapshotRevision;
   /** The turn the agent continues with. */
@@ -61,11 +61,12 @@ export function createSnapshotService(deps: ServiceDeps) {
     chatId: uuid,
     /** Defaults to the chat's open turn; an explicit turn may skip ahead but never go back. */
     // The next turn is one more, and must fit the column too.
-    turn: optional(count.min(1, "must be at least 1").max(2_147_483_646, "must be at most 2147483646")),
+    turn: optional(count.min(1, "must be at least 1").max(LAST_TURN, `must be at most ${LAST_TURN}`)),
     sessionId: optional(uuid),
-    state: boundedJson(limits.snapshotStateMaxBytes, "state")
+    // Scrubbed here, before the replay comparison in save() sees it.
+    state: jsonValue("state", limits.snapshotStateMaxBytes)
       .refine((state) => state !== null && typeof state === "object" && !Array.isArray(state), "must be a JSON object")
-      .transform((state) => redactSecrets(jsonWithoutNul(state))),
+      .transform(scrubSecrets),
   });
 
   /** Deletes the oldest revisions beyond the retention, never the current one. */
@@ -91,9 +92,11 @@ export function createSnapshotService(deps: ServiceDeps) {
       return writeChats(deps, [d.chatId], async (w) => {
         const chat = w.chats.get(d.chatId)!;
         const turn = d.turn ?? chat.nextTurn;
+        // Only a default turn can pass the last: an explicit one was checked above.
+        if (turn > LAST_TURN) throw new ConflictError(`the chat's turns are used up: its open turn ${turn} is past the last, ${LAST_TURN}`, "Chat", d.chatId);
         if (turn < chat.nextTurn) {
           const existing = await w.tx.agentSnapshotRevision.findUnique({ where: { chatId_turn: { chatId: d.chatId, turn } } });
-          if (existing && stateHash(existing.state) === stateHash(d.state)) return existing;
+          if (existing && sameState(existing.state, d.state)) return existing;
           throw new ConflictError(`turn ${turn} is closed: the chat's next turn is ${chat.nextTurn}`, "Chat", d.chatId);
         }
         const revision = await w.tx.agentSnapshotRevision.create({

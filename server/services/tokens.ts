@@ -1,5 +1,9 @@
 import { z } from "zod";
-import { count, optional } from "./validation.js";
+import { jsonProblem } from "./json.js";
+import { count, MAX_JSON_DEPTH, optional } from "./validation.js";
+
+/** Values a usage object may hold: a provider's usage is a few dozen; this only stops a flood. */
+const MAX_USAGE_VALUES = 10_000;
 
 /**
  * Tracedeck's token convention: input excludes cache reads and writes, output includes reasoning,
@@ -84,6 +88,12 @@ const normalised = z
  * object under `openai` or `anthropic`, normalised on the way in.
  */
 export const tokensInput = z.unknown().transform((value, ctx): TokenCounts => {
+  // Checked like every JSON input, before anything walks it.
+  const problem = jsonProblem(value, MAX_JSON_DEPTH, MAX_USAGE_VALUES);
+  if (problem) {
+    ctx.addIssue({ code: "custom", path: problem.path, message: problem.message });
+    return z.NEVER;
+  }
   const record = typeof value === "object" && value !== null ? (value as Record<string, unknown>) : undefined;
   const key = record && "openai" in record ? "openai" : record && "anthropic" in record ? "anthropic" : undefined;
   const schema = key === "openai" ? openAiUsage : key === "anthropic" ? anthropicUsage : normalised;

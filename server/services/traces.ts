@@ -3,14 +3,23 @@ import stringify from "safe-stable-stringify";
 import { z } from "zod";
 import { Prisma, type ToolTrace } from "../db/generated/prisma/client.js";
 import type { TraceStatus } from "../db/generated/prisma/enums.js";
-import { ConflictError, NotFoundError, TracedeckError, ValidationError } from "../errors.js";
+import { ConflictError, type FieldIssue, NotFoundError, TracedeckError, ValidationError } from "../errors.js";
 import type { ServiceDeps } from "./deps.js";
 import { type ChatWrite, type LockedChat, writeChats } from "./chat-writes.js";
 import { type TokenCounts, isZero, tokensInput } from "./tokens.js";
 import { capOutput } from "./truncate.js";
-import { boundedJson, count, date, jsonWithoutNul, optional, parseInput, text, uuid, withoutNul } from "./validation.js";
+import { EARLIEST_INSTANT, LATEST_INSTANT } from "./dates.js";
+import { count, date, jsonValue, optional, parseInput, storableText, text, uuid } from "./validation.js";
 
-const label = (max: number) => z.string().min(1, "must not be empty").max(max, `must be at most ${max} characters`).transform(withoutNul);
+const label = (max: number) => z.string().min(1, "must not be empty").max(max, `must be at most ${max} characters`).transform(storableText);
+
+/**
+ * Prisma writes a JSON column whose whole value is a number as a float with 16 significant digits
+ * (nested numbers are exact): a 17-digit double would be stored one digit short, and one near the
+ * largest double as null. Such a bare number is refused rather than stored as another number.
+ */
+const storableBareNumber = (v: unknown) => typeof v !== "number" || Number(v.toPrecision(16)) === v;
+const BARE_NUMBER_TOO_PRECISE = "is a bare number with more than 16 significant digits, which cannot be stored exactly; put it in an object or a list";
 
 function startShape(toolInputMaxBytes: number) {
   return {
@@ -20,7 +29,10 @@ function startShape(toolInputMaxBytes: number) {
     toolCallId: optional(label(512)),
     turnNumber: optional(count.min(1, "must be at least 1")),
     toolName: label(256),
-    toolInput: boundedJson(toolInputMaxBytes, "toolInput").optional().transform((v) => (v === undefined || v === null ? {} : jsonWithoutNul(v))),
+    toolInput: jsonValue("toolInput", toolInputMaxBytes)
+      .optional()
+      .transform((v) => v ?? {})
+      .refine(storableBareNumber, BARE_NUMBER_TOO_PRECISE),
     startedAt: optional(date),
   };
 }
@@ -71,6 +83,15 @@ function elapsedMs(from: Date, to: Date): number {
   return Math.min(2_147_483_647, Math.max(0, to.getTime() - from.getTime()));
 }
 
+/** A start or finish worked out from the client's latency: storable, like one the client gives. */
+function instantFromLatency(ms: number, what: "start" | "finish"): Date {
+  if (ms < EARLIEST_INSTANT.getTime() || ms > LATEST_INSTANT.getTime()) {
+    const bound = ms < EARLIEST_INSTANT.getTime() ? `before ${EARLIEST_INSTANT.toISOString()}` : `after ${LATEST_INSTANT.toISOString()}`;
+    throw new ValidationError([{ path: ["latencyMs"], message: `puts the trace's ${what} ${bound}` }]);
+  }
+  return new Date(ms);
+}
+
 const hash = (value: unknown) => createHash("sha256").update(stringify(value) ?? "null").digest("hex");
 
 /** What the client said at start: a retry with the same tool_call_id must say the same. */
@@ -105,7 +126,7 @@ export function createTraceService(deps: ServiceDeps) {
   /** The row of a new trace, as started. */
   function startColumns(chat: LockedChat, d: StartData, finish?: FinishData) {
     // A recorded trace given only its finish starts latency before it, not at the server's now.
-    const backdated = !d.startedAt && finish?.finishedAt ? new Date(finish.finishedAt.getTime() - (finish.latencyMs ?? 0)) : undefined;
+    const backdated = !d.startedAt && finish?.finishedAt ? instantFromLatency(finish.finishedAt.getTime() - (finish.latencyMs ?? 0), "start") : undefined;
     return {
       id: randomUUID(),
       chatId: d.chatId,
@@ -130,7 +151,7 @@ export function createTraceService(deps: ServiceDeps) {
       throw new ValidationError([{ path: ["finishedAt"], message: "must not be before the trace's startedAt" }]);
     }
     // Given only a latency, the finish is that long after the start, so the two agree.
-    const finishedAt = d.finishedAt ?? (d.latencyMs !== undefined ? new Date(started.startedAt.getTime() + d.latencyMs) : new Date());
+    const finishedAt = d.finishedAt ?? (d.latencyMs !== undefined ? instantFromLatency(started.startedAt.getTime() + d.latencyMs, "finish") : new Date());
     const columns = {
       finishedAt,
       latencyMs: d.latencyMs ?? elapsedMs(started.startedAt, finishedAt),
@@ -258,11 +279,22 @@ export function createTraceService(deps: ServiceDeps) {
     return results.map((r) => r ?? (rows[next++]! as ToolTrace));
   }
 
+  /**
+   * The trace a finish names. Given traceId, a chatId or toolCallId given too must be that trace's:
+   * a trace's chat and call id never change, so a contradiction is a mistake in the input (a
+   * ValidationError naming the field, as no retry could succeed), not a conflict with another write.
+   */
   async function resolveFinishTarget(input: z.output<Schemas["finish"]>): Promise<{ chatId: string; find: (w: ChatWrite) => Promise<ToolTrace | null> }> {
     const target = parseInput(finishTarget, input);
     if ("traceId" in target) {
-      const found = await prisma.toolTrace.findUnique({ where: { id: target.traceId }, select: { chatId: true } });
+      const found = await prisma.toolTrace.findUnique({ where: { id: target.traceId }, select: { chatId: true, toolCallId: true } });
       if (!found) throw new NotFoundError("ToolTrace", target.traceId);
+      const issues: FieldIssue[] = [];
+      if (input.chatId !== undefined && input.chatId !== found.chatId)
+        issues.push({ path: ["chatId"], message: `does not match traceId: trace ${target.traceId} belongs to chat ${found.chatId}` });
+      if (input.toolCallId !== undefined && input.toolCallId !== found.toolCallId)
+        issues.push({ path: ["toolCallId"], message: `does not match traceId: trace ${target.traceId} ${found.toolCallId === null ? "has no tool call id" : "has another tool call id"}` });
+      if (issues.length) throw new ValidationError(issues);
       return { chatId: found.chatId, find: (w) => w.tx.toolTrace.findUnique({ where: { id: target.traceId } }) };
     }
     const key = { chatId: target.chatId, toolCallId: target.toolCallId };

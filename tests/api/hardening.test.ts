@@ -177,3 +177,23 @@ test("an upload the client abandons is logged as such, not as a server error", a
   await expect.poll(() => logged.records.some((r) => r.msg === "http.request_aborted")).toBe(true);
   expect(logged.records.filter((r) => r.level === "error")).toEqual([]);
 });
+
+test("a NUL or a lone surrogate in a search or a filter is searched for as stored, not an error", async () => {
+  const odd = "l\u0000s\ud800";
+  const chats = await postJson(t.graphqlUrl, { query: "query($q: String) { chats(filter: { titleContains: $q }) { edges { node { title } } } }", variables: { q: odd } });
+  expect(chats.json.errors, chats.text).toBeUndefined();
+  const traces = await postJson(t.graphqlUrl, {
+    query: `query($id: ID!, $f: TraceFilter) { chat(id: $id) { traces(filter: $f) { totalCount } turns(filter: $f) { turn } tracePageCursors(pageSize: 5, filter: $f) } }`,
+    variables: { id: chatId, f: { toolNames: [odd] } },
+  });
+  expect(traces.json.errors, traces.text).toBeUndefined();
+  expect(traces.json.data.chat.traces.totalCount).toBe(0);
+});
+
+test("a bad DateTime written in the query is named by the scalar, not by the complexity rule", async () => {
+  const response = await postJson(t.graphqlUrl, {
+    query: `mutation { startToolTrace(input: { chatId: "${chatId}", toolName: "x", startedAt: "2024-02-30T00:00:00Z" }) { __typename } }`,
+  });
+  expect(response.json.data).toBeUndefined();
+  expect(response.json.errors[0].message, response.text).toMatch(/February 2024 has 29 days/);
+});

@@ -104,6 +104,13 @@ describe("save", () => {
     expect(error.issues.map((i) => i.path)).toEqual([["turn"]]);
   });
 
+  test("after the last turn, a save without a turn is a ConflictError (found by the property suite), and writes nothing", async () => {
+    const chat = await h.services.chats.create();
+    await h.services.snapshots.save({ chatId: chat.id, turn: 2_147_483_646, state: stateOf(1) });
+    const error = await failsCleanly(ConflictError, () => h.services.snapshots.save({ chatId: chat.id, state: stateOf(2) }));
+    expect(error.message).toBe("the chat's turns are used up: its open turn 2147483647 is past the last, 2147483646");
+  });
+
   test("an unknown chat is a NotFoundError and writes nothing", async () => {
     const chatId = randomUUID();
     const error = await failsCleanly(NotFoundError, () => h.services.snapshots.save({ chatId, state: stateOf(1) }));
@@ -169,14 +176,47 @@ describe("secrets", () => {
       auth: { password: REDACTED, access_token: REDACTED, refresh_token: REDACTED, Secret: REDACTED },
       messages: [{ role: "user", content: "my password is not a key name", tokens: 12 }],
       emptyKey: { apiKey: "" },
-      nested: { apiKey: { value: "sk-nested" } },
+      // Everything under a secret key is secret, however it is wrapped.
+      nested: { apiKey: { value: REDACTED } },
     };
     expect(saved.state).toEqual(expected);
     expect((await h.services.snapshots.loadCurrent(chat.id))!.state).toEqual(expected);
     const [raw] = await db.prisma.$queryRaw<{ state: string }[]>`SELECT state::text AS state FROM agent_snapshot_revisions WHERE id = ${saved.id}::uuid`;
-    for (const secret of ["sk-live-123", "sk-live-456", "cs-1", "Bearer abc", "hunter2", "at-1", "rt-1"]) expect(raw!.state).not.toContain(secret);
+    for (const secret of ["sk-live-123", "sk-live-456", "cs-1", "Bearer abc", "hunter2", "at-1", "rt-1", "sk-nested"]) expect(raw!.state).not.toContain(secret);
     // Saving the same turn again with the secrets is an identical replay.
     await changesNothing(() => h.services.snapshots.save({ chatId: chat.id, turn: 1, state }));
+  });
+
+  test("environment and header names are matched by their words: OPENAI_API_KEY, GITHUB_TOKEN, x-api-key", async () => {
+    const chat = await h.services.chats.create();
+    const state = {
+      env: { OPENAI_API_KEY: "sk-proj-1", GITHUB_TOKEN: "ghp_2", AWS_SECRET_ACCESS_KEY: "aws-3", PGPASSWORD: "pg-4", PATH: "/usr/bin", PWD: "/work" },
+      headers: { "x-api-key": "xk-5", "X-Auth-Token": "xa-6", "content-type": "application/json" },
+      usage: { maxTokens: 1024, tokensUsed: 77, tokenizer: "cl100k" },
+      pin: { password: 123456, hasSecret: true, secret: null },
+    };
+    const saved = await h.services.snapshots.save({ chatId: chat.id, state });
+    expect(saved.state).toEqual({
+      env: { OPENAI_API_KEY: REDACTED, GITHUB_TOKEN: REDACTED, AWS_SECRET_ACCESS_KEY: REDACTED, PGPASSWORD: REDACTED, PATH: "/usr/bin", PWD: "/work" },
+      headers: { "x-api-key": REDACTED, "X-Auth-Token": REDACTED, "content-type": "application/json" },
+      usage: { maxTokens: 1024, tokensUsed: 77, tokenizer: "cl100k" },
+      // A numeric password is a secret too; a flag or a null says nothing.
+      pin: { password: REDACTED, hasSecret: true, secret: null },
+    });
+    const [raw] = await db.prisma.$queryRaw<{ state: string }[]>`SELECT state::text AS state FROM agent_snapshot_revisions WHERE id = ${saved.id}::uuid`;
+    for (const secret of ["sk-proj-1", "ghp_2", "aws-3", "pg-4", "xk-5", "xa-6", "123456"]) expect(raw!.state).not.toContain(secret);
+    // A retried save carrying the same secrets is the same save, not a conflict.
+    expect(await changesNothing(() => h.services.snapshots.save({ chatId: chat.id, turn: 1, state }))).toEqual(saved);
+  });
+
+  test("a state stored before a secret name was known still matches its retried save", async () => {
+    const chat = await h.services.chats.create();
+    const state = { env: { OPENAI_API_KEY: "sk-old" }, step: 1 };
+    const saved = await h.services.snapshots.save({ chatId: chat.id, state });
+    // As an earlier version stored it: the key in clear.
+    await db.prisma.agentSnapshotRevision.update({ where: { id: saved.id }, data: { state } });
+    await changesNothing(() => h.services.snapshots.save({ chatId: chat.id, turn: 1, state }));
+    await failsCleanly(ConflictError, () => h.services.snapshots.save({ chatId: chat.id, turn: 1, state: { ...state, step: 2 } }));
   });
 });
 
@@ -186,6 +226,16 @@ describe("NUL characters", () => {
     const saved = await h.services.snapshots.save({ chatId: chat.id, state: { messages: [{ role: "tool", content: "a\u0000b" }], ["k\u0000"]: 1 } });
     expect((await h.services.snapshots.loadCurrent(chat.id))!.state).toEqual({ messages: [{ role: "tool", content: "a\uFFFDb" }], ["k\uFFFD"]: 1 });
     expect(saved.turn).toBe(1);
+  });
+});
+
+describe("a __proto__ key", () => {
+  test("is left out, as Prisma drops it, so a retried save is still an identical replay", async () => {
+    const chat = await h.services.chats.create();
+    const state = JSON.parse('{"__proto__": {"polluted": true}, "messages": [{"__proto__": 1, "role": "user"}]}');
+    const saved = await h.services.snapshots.save({ chatId: chat.id, state });
+    expect(saved.state).toEqual({ messages: [{ role: "user" }] });
+    expect(await changesNothing(() => h.services.snapshots.save({ chatId: chat.id, turn: 1, state }))).toEqual(saved);
   });
 });
 

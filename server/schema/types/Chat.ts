@@ -1,3 +1,4 @@
+import { storableText } from "../../services/validation.js";
 import { builder } from "../builder.js";
 import { eventCursor } from "../event-cursor.js";
 import { keysetConnection, seekBeyond } from "../keyset.js";
@@ -54,7 +55,8 @@ builder.queryFields((t) => ({
     description: "Chats, newest first.",
     args: { filter: t.arg({ type: ChatFilter, required: false }) },
     resolve: (_root, args, ctx) => {
-      const titleContains = args.filter?.titleContains ?? undefined;
+      // As stored: a NUL or a lone surrogate in the search would otherwise fail the query.
+      const titleContains = args.filter?.titleContains ? storableText(args.filter.titleContains) : undefined;
       const base: Prisma.ChatWhereInput = titleContains ? { title: { contains: titleContains, mode: "insensitive" } } : {};
       return keysetConnection<Prisma.ChatGetPayload<object>, Prisma.ChatWhereInput>(ctx, args, {
         scope: { list: "chats", filter: { titleContains: titleContains ?? null }, order: "createdAt desc, id desc" },

@@ -2,6 +2,7 @@ import { getPrisma } from "../../db/client.js";
 import type { Prisma, ToolTrace } from "../../db/generated/prisma/client.js";
 import { TraceStatus } from "../../db/generated/prisma/enums.js";
 import { type TokenCounts, tokensUsed } from "../../services/tokens.js";
+import { storableText } from "../../services/validation.js";
 import { builder } from "../builder.js";
 import { keysetConnection, seekBeyond } from "../keyset.js";
 
@@ -83,10 +84,14 @@ export const TraceFilter = builder.inputType("TraceFilter", {
 export type TraceFilterInput = typeof TraceFilter.$inferInput;
 type Filter = TraceFilterInput;
 
+/** Tool names as stored (NUL and lone surrogates replaced), so a filter matches what was written. */
+export const toolNamesOf = (filter: Filter | null | undefined) => (filter?.toolNames?.length ? filter.toolNames.map(storableText) : null);
+
 export function whereOf(chatId: string, filter: Filter | null | undefined): Prisma.ToolTraceWhereInput {
   const where: Prisma.ToolTraceWhereInput = { chatId };
   if (!filter) return where;
-  if (filter.toolNames?.length) where.toolName = { in: filter.toolNames };
+  const toolNames = toolNamesOf(filter);
+  if (toolNames) where.toolName = { in: toolNames };
   if (filter.statuses?.length) where.status = { in: filter.statuses };
   if (filter.turnFrom != null || filter.turnTo != null) where.turnNumber = { gte: filter.turnFrom ?? undefined, lte: filter.turnTo ?? undefined };
   if (filter.minLatencyMs != null) where.latencyMs = { gte: filter.minLatencyMs };
@@ -97,7 +102,7 @@ export function whereOf(chatId: string, filter: Filter | null | undefined): Pris
 /** The canonical form of a filter, for the cursor's scope: equal filters give equal scopes. */
 export function filterKey(filter: Filter | null | undefined) {
   return {
-    toolNames: filter?.toolNames?.length ? [...filter.toolNames].sort() : null,
+    toolNames: toolNamesOf(filter)?.sort() ?? null,
     statuses: filter?.statuses?.length ? [...filter.statuses].sort() : null,
     turnFrom: filter?.turnFrom ?? null,
     turnTo: filter?.turnTo ?? null,
