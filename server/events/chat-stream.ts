@@ -85,7 +85,8 @@ export function chatEventStream(prisma: PrismaClient, router: ChatEventRouter, o
         try {
           return await read();
         } catch (error) {
-          if (!isDatabaseUnavailable(error) || stopped) throw error;
+          if (stopped) return;
+          if (!isDatabaseUnavailable(error)) throw error;
           await pause(delay);
           if (stopped) return;
         }

@@ -51,7 +51,8 @@ export function createHttpServer(handle: (req: IncomingMessage, res: ServerRespo
       await new Promise((resolve) => setTimeout(resolve, Math.min(ACCEPT_BACKLOG_MS, graceMs)));
       const closed = new Promise<void>((resolve) => Reflect.apply(NetServer.prototype.close, server, [() => resolve()]));
       await new Promise((resolve) => setTimeout(resolve, Math.min(IDLE_CLOSE_DELAY_MS, graceMs)));
-      server.closeIdleConnections();
+      // http's close(): closes the idle connections now, and clears its connection-check timer.
+      server.close();
       const finished = active.size === 0 ? Promise.resolve() : new Promise<void>((resolve) => (settled = resolve));
       let timer: NodeJS.Timeout | undefined;
       const inTime = await Promise.race([

@@ -79,12 +79,14 @@ export function attachGraphQLWebSocket(
     /** Closes every socket with 1001 (going away); one whose client does not answer within graceMs is cut. */
     async close(graceMs: number) {
       const clients = [...wss.clients];
-      const gone = Promise.all(clients.map((c) => (c.readyState === c.CLOSED ? undefined : new Promise((r) => c.once("close", r)))));
-      await disposable.dispose();
+      // dispose() sends 1001 to every socket, but resolves only once all have closed: for a
+      // client that never answers, after ws's own 30 s. The grace period bounds the wait instead.
+      const disposed = disposable.dispose();
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([gone, new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+      await Promise.race([disposed, new Promise((r) => (timer = setTimeout(r, graceMs)))]);
       clearTimeout(timer);
       for (const c of clients) c.terminate();
+      await disposed;
     },
   };
 }

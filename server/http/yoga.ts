@@ -33,7 +33,7 @@ export function createTracedeckYoga({ config, services, router, log, databaseKin
     graphqlEndpoint: "/graphql",
     landingPage: false,
     // No CORS headers unless origins are configured: other sites' pages cannot read the API or
-    // send it preflighted requests (form, multipart and text/plain POSTs are refused in app.ts).
+    // send it preflighted requests (form, multipart and text/plain POSTs are refused by the guard in routes.ts).
     cors: config.CORS_ORIGINS.length > 0 ? { origin: config.CORS_ORIGINS, credentials: true, methods: ["GET", "POST"] } : false,
     logging: false,
     context: (): GraphQLContext => ({ services, router, log, limits }),

@@ -26,7 +26,8 @@ export function parseId(value: string, typename: string, path: (string | number)
 export const NODE_TYPENAMES: readonly string[] = ["Chat", "ToolTrace", "SnapshotRevision"];
 
 const badNodeId = (message: string) => new GraphQLError(message, { extensions: { code: "BAD_USER_INPUT" } });
-const quoted = (value: string) => JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
+/** A client's value as an error message quotes it: JSON, cut short. */
+export const quoted = (value: string) => JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
 
 /**
  * node(id)/nodes(ids): a malformed id is the client's mistake, answered as such rather than masked.

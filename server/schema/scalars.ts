@@ -1,6 +1,7 @@
 import { GraphQLError, Kind, type ValueNode } from "graphql";
 import { parseDateTime } from "../services/dates.js";
 import { builder } from "./builder.js";
+import { quoted } from "./ids.js";
 
 builder.scalarType("DateTime", {
   // Parsed as RFC 3339 with a zone, years 0001-9999 in UTC (see services/dates.ts); the description
@@ -13,8 +14,6 @@ builder.scalarType("DateTime", {
 });
 
 const badInput = (message: string) => new GraphQLError(message, { extensions: { code: "BAD_USER_INPUT" } });
-/** The value as an error message quotes it: JSON, cut short. */
-const quoted = (value: string) => JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
 
 function parseDate(value: unknown): Date {
   if (typeof value !== "string") throw badInput("DateTime must be a string, e.g. 2026-11-24T21:08:15.123Z");

@@ -73,7 +73,8 @@ type StartData = z.output<Schemas["start"]>;
 type RecordData = z.output<Schemas["record"]>;
 type FinishData = RecordData | z.output<Schemas["finish"]>;
 
-const stepKeyOf = (trace: ToolTrace) => trace.messageId ?? `trace:${trace.id}`;
+/** The model step a trace belongs to: its message, or the trace alone when it has none. */
+export const stepKeyOf = (trace: Pick<ToolTrace, "messageId" | "id">) => trace.messageId ?? `trace:${trace.id}`;
 
 /**
  * Computed latency: never negative, and saturated at the latency_ms column's 32-bit range (about
@@ -267,7 +268,7 @@ export function createTraceService(deps: ServiceDeps) {
       const start = startColumns(w.chats.get(d.chatId)!, d, d);
       const { columns, tokens } = finishColumns(start, d);
       rows.push({ ...start, ...columns });
-      if (tokens) usages.push({ chatId: d.chatId, stepKey: d.messageId ?? `trace:${start.id}`, tokens });
+      if (tokens) usages.push({ chatId: d.chatId, stepKey: stepKeyOf({ messageId: d.messageId ?? null, id: start.id }), tokens });
       w.events.add(d.chatId, "trace_started", start.id);
       w.events.add(d.chatId, "trace_finished", start.id);
       results.push(undefined);

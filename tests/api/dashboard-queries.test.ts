@@ -70,27 +70,48 @@ test("turns follow the traces' filter, and page with after/first", async () => {
 });
 
 test("page cursors give random access to every page of the traces, in order, without overlap", async () => {
+  const many = await createChat(run, "many");
+  await recordTraces(run, Array.from({ length: 45 }, (_, i) => ({ chatId: many.id, toolName: i % 3 === 0 ? "ls" : "cat", startedAt: at(100 + (i % 7)) })));
   const q = `query($id: ID!, $n: Int!, $filter: TraceFilter) { chat(id: $id) { tracePageCursors(pageSize: $n, filter: $filter) } }`;
-  const all = dataOf(await run(`query($id: ID!) { chat(id: $id) { traces(first: 100) { edges { node { uuid } } } } }`, { id: chat.id }));
+  const all = dataOf(await run(`query($id: ID!) { chat(id: $id) { traces(first: 100) { edges { node { uuid } } } } }`, { id: many.id }));
   const order = all.chat.traces.edges.map((e: any) => e.node.uuid);
-  expect(order).toHaveLength(13);
-  for (const n of [1, 3, 5, 13, 20]) {
-    const cursors: string[] = dataOf(await run(q, { id: chat.id, n })).chat.tracePageCursors;
-    expect(cursors).toHaveLength(Math.floor(13 / n));
-    const pages = [undefined, ...cursors.slice(0, Math.ceil(13 / n) - 1)];
+  expect(order).toHaveLength(45);
+  for (const n of [20, 22, 44, 45, 100]) {
+    const cursors: string[] = dataOf(await run(q, { id: many.id, n })).chat.tracePageCursors;
+    // One cursor per page after the first, none after the last row.
+    expect(cursors, `page size ${n}`).toHaveLength(Math.ceil(45 / n) - 1);
     const seen: string[] = [];
-    for (const after of pages) {
-      const page = dataOf(await run(`query($id: ID!, $n: Int, $after: String) { chat(id: $id) { traces(first: $n, after: $after) { edges { node { uuid } } } } }`, { id: chat.id, n, after }));
+    for (const after of [undefined, ...cursors]) {
+      const page = dataOf(await run(`query($id: ID!, $n: Int, $after: String) { chat(id: $id) { traces(first: $n, after: $after) { edges { node { uuid } } } } }`, { id: many.id, n, after }));
+      expect(page.chat.traces.edges.length).toBeGreaterThan(0);
       seen.push(...page.chat.traces.edges.map((e: any) => e.node.uuid));
     }
     expect(seen, `page size ${n}`).toEqual(order);
   }
   // A filtered list's cursors are that list's: using one without the filter is refused.
-  const filtered: string[] = dataOf(await run(q, { id: chat.id, n: 2, filter: { toolNames: ["ls"] } })).chat.tracePageCursors;
-  expect(filtered).toHaveLength(4);
-  const foreign = await run(`query($id: ID!, $after: String) { chat(id: $id) { traces(first: 2, after: $after) { edges { cursor } } } }`, { id: chat.id, after: filtered[0] });
+  const filtered: string[] = dataOf(await run(q, { id: many.id, n: 20, filter: { toolNames: ["cat"] } })).chat.tracePageCursors;
+  expect(filtered).toHaveLength(1); // 30 "cat" traces
+  const foreign = await run(`query($id: ID!, $after: String) { chat(id: $id) { traces(first: 2, after: $after) { edges { cursor } } } }`, { id: many.id, after: filtered[0] });
   expect(codesOf(foreign)).toEqual(["INVALID_CURSOR"]);
-  expect(codesOf(await run(q, { id: chat.id, n: 0 }))).toEqual(["PAGE_SIZE_INVALID"]);
+  for (const n of [0, 19, 501]) expect(codesOf(await run(q, { id: many.id, n }))).toEqual(["PAGE_SIZE_INVALID"]);
+});
+
+test("every filter selects the same traces in Chat.turns' SQL as in Chat.traces", async () => {
+  const filters = [
+    { toolNames: ["read", "ls"] },
+    { statuses: ["error"] },
+    { statuses: ["running", "ok"] },
+    { turnFrom: 2, turnTo: 3 },
+    { minLatencyMs: 1500 },
+    { startedFrom: at(10), startedBefore: at(33) },
+    { toolNames: ["ls"], startedFrom: at(32) },
+  ];
+  for (const filter of filters) {
+    const data = dataOf(await run(`query($id: ID!, $f: TraceFilter) { chat(id: $id) { traces(filter: $f) { totalCount } turns(filter: $f) { traceCount } } }`, { id: chat.id, f: filter }));
+    const summed = data.chat.turns.reduce((sum: number, t: any) => sum + t.traceCount, 0);
+    expect(summed, JSON.stringify(filter)).toBe(data.chat.traces.totalCount);
+    expect(data.chat.traces.totalCount, JSON.stringify(filter)).toBeGreaterThan(0);
+  }
 });
 
 test("a trace's model step: usage once, with how many calls shared it", async () => {

@@ -1,6 +1,6 @@
 // Regression tests for the hardening issue's transport defects, on both backends: DNS rebinding (1),
 // query cost (2), over-deep documents (7) and aborted uploads (12). Bad inputs at large are in
-// tests/bad-input; the outage and SIGTERM defects (5, 6) in tests/api/outage.test.ts and tests/fault.
+// tests/bad-input; the outage and SIGTERM defects (5, 6) in tests/unit/outage-answers.test.ts and tests/fault.
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import WebSocket from "ws";

@@ -38,6 +38,7 @@ const ChatTurnRef = builder.objectRef<ChatTurn>("ChatTurn").implement({
 });
 
 const MAX_TURNS = 5000;
+const MIN_CURSOR_PAGE = 20;
 
 interface TurnRow extends Omit<ChatTurn, "tokens" | "revision"> {
   input: bigint;
@@ -114,20 +115,22 @@ builder.prismaObjectFields("Chat", (t) => ({
     description:
       "Random access into Chat.traces (same filter): element k is the cursor after which the page starting at row (k + 1) × pageSize begins, so traces(first: pageSize, after: cursors[k]) is page k + 1 (page 0 needs no cursor). One indexed scan of the chat's traces.",
     args: {
-      pageSize: t.arg.int({ required: true }),
+      pageSize: t.arg.int({ required: true, description: `From ${MIN_CURSOR_PAGE} to the largest page` }),
       filter: t.arg({ type: TraceFilter, required: false }),
     },
+    // One scan of the chat's traces; the smallest page bounds the answer to a cursor per 20 traces.
     complexity: 20,
     resolve: async (chat, args, ctx) => {
-      if (args.pageSize < 1 || args.pageSize > ctx.limits.maxPageSize) {
-        throw new GraphQLError(`pageSize must be from 1 to ${ctx.limits.maxPageSize}`, { extensions: { code: "PAGE_SIZE_INVALID" } });
+      if (args.pageSize < MIN_CURSOR_PAGE || args.pageSize > ctx.limits.maxPageSize) {
+        throw new GraphQLError(`pageSize must be from ${MIN_CURSOR_PAGE} to ${ctx.limits.maxPageSize}`, { extensions: { code: "PAGE_SIZE_INVALID" } });
       }
+      // Every pageSize-th row but the last row: a page after it would be empty.
       const rows = await getPrisma().$queryRaw<{ startedAt: Date; id: string }[]>`
         SELECT "startedAt", id FROM (
-          SELECT started_at AS "startedAt", id::text AS id, row_number() OVER (ORDER BY started_at, id) AS n
+          SELECT started_at AS "startedAt", id::text AS id, row_number() OVER (ORDER BY started_at, id) AS n, count(*) OVER () AS total
             FROM tool_traces WHERE ${traceFilterSql(chat.id, args.filter)}
         ) numbered
-         WHERE n % ${args.pageSize} = 0
+         WHERE n % ${args.pageSize} = 0 AND n < total
          ORDER BY n`;
       const scope = tracesScope(chat.id, args.filter);
       return rows.map((row) => encodeCursor(ctx.limits.cursorSecret, scope, [row.startedAt.getTime(), row.id]));

@@ -1,5 +1,6 @@
 import { getPrisma } from "../../db/client.js";
 import type { ModelStep } from "../../db/generated/prisma/client.js";
+import { stepKeyOf } from "../../services/traces.js";
 import { builder } from "../builder.js";
 import { TokenCountsRef } from "./ToolTrace.js";
 
@@ -31,12 +32,15 @@ builder.prismaObjectField("ToolTrace", "step", (t) =>
     type: ModelStepRef,
     nullable: true,
     description: "The model step that issued this call, with its usage; null when no usage was reported.",
-    complexity: 2,
+    // Two small indexed reads per trace: priced so that a page of them stays bounded.
+    complexity: 5,
     resolve: async (trace) => {
-      const stepKey = trace.messageId ?? `trace:${trace.id}`;
-      const step = await getPrisma().modelStep.findUnique({ where: { chatId_stepKey: { chatId: trace.chatId, stepKey } } });
+      const step = await getPrisma().modelStep.findUnique({ where: { chatId_stepKey: { chatId: trace.chatId, stepKey: stepKeyOf(trace) } } });
       if (!step) return null;
-      const toolCallCount = trace.messageId ? await getPrisma().toolTrace.count({ where: { chatId: trace.chatId, messageId: trace.messageId } }) : 1;
+      // A step's calls are made in one turn: the (chat_id, turn_number) index finds them.
+      const toolCallCount = trace.messageId
+        ? await getPrisma().toolTrace.count({ where: { chatId: trace.chatId, turnNumber: trace.turnNumber, messageId: trace.messageId } })
+        : 1;
       return { step, toolCallCount };
     },
   }),
