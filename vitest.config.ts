@@ -59,6 +59,20 @@ export default defineConfig({
         },
       },
       {
+        // The dashboard in real Chromium against one `npm start` server (npm run test:e2e).
+        extends: true,
+        test: {
+          name: "e2e",
+          include: ["tests/e2e-browser/**/*.test.ts"],
+          globalSetup: ["tests/e2e-browser/global-setup.ts"],
+          fileParallelism: false,
+          testTimeout: 120_000,
+          hookTimeout: 300_000,
+          // Arrival in a real browser on a shared machine, not speed: polls wait up to 15 s.
+          expect: { poll: { timeout: 15_000, interval: 100 } },
+        },
+      },
+      {
         extends: true,
         test: {
           name: "redis",
