@@ -198,7 +198,8 @@ export function axisTicks(axis: TimeAxis, minSpacing = 90): AxisTick[] {
   const ticks: AxisTick[] = [];
   const push = (x: number, t: number, stepMs: number) => {
     const prev = ticks[ticks.length - 1];
-    if (prev && x - prev.x < minSpacing * 0.6) return;
+    // A label with milliseconds is about as wide as the spacing: closer ones would overlap.
+    if (prev && x - prev.x < minSpacing * 0.9) return;
     ticks.push({ x, t, stepMs });
   };
   for (const seg of axis.segments) {
