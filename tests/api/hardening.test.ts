@@ -183,7 +183,7 @@ test("a NUL or a lone surrogate in a search or a filter is searched for as store
   const chats = await postJson(t.graphqlUrl, { query: "query($q: String) { chats(filter: { titleContains: $q }) { edges { node { title } } } }", variables: { q: odd } });
   expect(chats.json.errors, chats.text).toBeUndefined();
   const traces = await postJson(t.graphqlUrl, {
-    query: `query($id: ID!, $f: TraceFilter) { chat(id: $id) { traces(filter: $f) { totalCount } turns(filter: $f) { turn } tracePageCursors(pageSize: 5, filter: $f) } }`,
+    query: `query($id: ID!, $f: TraceFilter) { chat(id: $id) { traces(filter: $f) { totalCount } turns(filter: $f) { turn } tracePageCursors(pageSize: 20, filter: $f) } }`,
     variables: { id: chatId, f: { toolNames: [odd] } },
   });
   expect(traces.json.errors, traces.text).toBeUndefined();
