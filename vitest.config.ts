@@ -23,7 +23,7 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["tests/**/*.test.ts"],
-          exclude: ["tests/pg/**", "tests/redis/**", "tests/fault/**", "tests/web/**", "tests/e2e-browser/**"],
+          exclude: ["tests/pg/**", "tests/redis/**", "tests/fault/**", "tests/web/**", "tests/e2e-browser/**", "tests/agent-sandbox/**"],
           globalSetup: ["tests/setup/pglite-template.ts"],
           env: { TEST_BACKEND: "pglite" },
         },
@@ -46,6 +46,11 @@ export default defineConfig({
           include: ["tests/web/**/*.test.ts"],
           environment: "happy-dom",
         },
+      },
+      {
+        // The agent's command runner inside bubblewrap (npm run test:sandbox): needs bwrap.
+        extends: true,
+        test: { name: "sandbox", include: ["tests/agent-sandbox/**/*.test.ts"] },
       },
       {
         // Own throwaway PostgreSQL clusters that the tests stop, start and kill (npm run test:fault).
