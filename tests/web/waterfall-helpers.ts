@@ -1,7 +1,7 @@
 // Fakes for the chat view's tests: a real urql Client whose one exchange answers each operation
 // from a handler (by operation name), through wonka's fromValue / fromPromise.
 import { Client, type Exchange, type ExecutionResult, makeErrorResult, makeResult, type Operation } from "@urql/core";
-import type { LightTraceNode } from "../../web/src/composables/useChatTraces";
+import type { WaterfallRowFragment } from "../../web/src/gql/graphql";
 import type { TraceStatus } from "../../web/src/gql/graphql";
 import { filter, fromPromise, fromValue, mergeMap, pipe } from "wonka";
 
@@ -41,7 +41,7 @@ export const flush = async (times = 4) => {
 
 let n = 0;
 /** A light trace node as the list pages return it. */
-export function traceNode(over: Partial<Omit<LightTraceNode, "status">> & { status?: string } = {}): LightTraceNode & { __typename: "ToolTrace" } {
+export function traceNode(over: Partial<Omit<WaterfallRowFragment, "status">> & { status?: string } = {}): WaterfallRowFragment & { __typename: "ToolTrace" } {
   n++;
   const status = (over.status ?? "ok") as TraceStatus;
   return {

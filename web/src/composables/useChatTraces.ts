@@ -21,12 +21,27 @@
  */
 import { Client, createRequest, fetchExchange, useClientHandle } from "@urql/vue";
 import { type InjectionKey, onScopeDispose, ref, type Ref, shallowRef, toValue, watch } from "vue";
-import { graphql } from "../gql";
-import type { TraceStatus } from "../gql/graphql";
+import { type FragmentType, graphql, useFragment } from "../gql";
+import type { TraceStatus, WaterfallRowFragment as WaterfallRowFragmentData } from "../gql/graphql";
 import { coalesce } from "../lib/coalesce";
 import { ERROR_STATUSES } from "../lib/format";
 import { MAX_PAGES, PAGE_SIZE, pageOf, planPages } from "../lib/page-window";
 import { effectiveStatuses, isFiltered, matchesFilter, toTraceFilter, type TraceFilterVars, type WaterfallFilter } from "../lib/trace-filter";
+
+/** The light fields of a waterfall row: what list pages and live events select, never input or output. */
+export const WaterfallRowFragment = graphql(`
+  fragment WaterfallRow on ToolTrace {
+    id
+    uuid
+    toolName
+    status
+    startedAt
+    finishedAt
+    latencyMs
+    turnNumber
+    error
+  }
+`);
 
 export const WaterfallIndexDocument = graphql(`
   query WaterfallIndex($id: ID!, $filter: TraceFilter, $pageSize: Int!, $first: Int!) {
@@ -47,15 +62,7 @@ export const WaterfallIndexDocument = graphql(`
         edges {
           cursor
           node {
-            id
-            uuid
-            toolName
-            status
-            startedAt
-            finishedAt
-            latencyMs
-            turnNumber
-            error
+            ...WaterfallRow
           }
         }
       }
@@ -71,15 +78,7 @@ export const WaterfallPageDocument = graphql(`
         edges {
           cursor
           node {
-            id
-            uuid
-            toolName
-            status
-            startedAt
-            finishedAt
-            latencyMs
-            turnNumber
-            error
+            ...WaterfallRow
           }
         }
       }
@@ -161,19 +160,11 @@ export interface TraceRow {
   end: number | null;
 }
 
-export interface LightTraceNode {
-  id: string;
-  uuid: string;
-  toolName: string;
-  status: TraceStatus;
-  startedAt: string;
-  finishedAt?: string | null;
-  latencyMs?: number | null;
-  turnNumber: number;
-  error?: string | null;
-}
+/** A row as a query or an event returns it (masked by the codegen preset), or already read. */
+export type LightTraceNode = FragmentType<typeof WaterfallRowFragment> | WaterfallRowFragmentData;
 
-export function toRow(node: LightTraceNode): TraceRow {
+export function toRow(given: LightTraceNode): TraceRow {
+  const node = useFragment(WaterfallRowFragment, given as FragmentType<typeof WaterfallRowFragment>);
   const finishedAt = node.finishedAt ?? null;
   return {
     id: node.id,
