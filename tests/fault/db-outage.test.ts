@@ -5,15 +5,14 @@
 // 503; once it is back the same process serves again within seconds; every acknowledged write is
 // stored; and an open chatEvents subscription stays open through the outage and then delivers every
 // event, without a gap, as the chat_events table has it.
-import { afterAll, beforeAll, expect, onTestFailed, test } from "vitest";
-import { createPgCluster, destroyAllPgClusters, type PgCluster } from "../helpers/pg-cluster.js";
-import { killAllSpawnedServers, spawnServer } from "../helpers/server-process.js";
+import { expect, onTestFailed, test } from "vitest";
+import { spawnServer } from "../helpers/server-process.js";
 import {
   CHAT_EVENTS,
   CREATE_CHAT,
   classify,
   closePg,
-  closePgClients,
+  runningClusterForFile,
   describe as describeExchange,
   type Exchange,
   FINISH_TRACE,
@@ -44,18 +43,7 @@ const RECOVERY_MS = 10_000;
 /** A request nothing can serve must still be answered, not left hanging. */
 const REQUEST_TIMEOUT_MS = 20_000;
 
-let cluster: PgCluster;
-
-beforeAll(async () => {
-  cluster = await createPgCluster();
-  await cluster.start();
-});
-
-afterAll(async () => {
-  await closePgClients();
-  await killAllSpawnedServers();
-  await destroyAllPgClusters();
-});
+const clusterOf = runningClusterForFile();
 
 type Phase = "before" | "outage" | "recovering" | "after";
 
@@ -67,7 +55,7 @@ interface Logged {
 }
 
 test("a PostgreSQL outage under load: 503 DATABASE_UNAVAILABLE while down, served again once back, no acknowledged write lost, subscriptions stay open without a gap", async () => {
-  const server = spawnServer({ DATABASE_URL: cluster.url(), STREAM_IDLE_CHECK_SECONDS: "2" });
+  const server = spawnServer({ DATABASE_URL: clusterOf().url(), STREAM_IDLE_CHECK_SECONDS: "2" });
   onTestFailed(() => console.log(`[db-outage] ${logDigest(server.lines())}`));
   const url = await server.listening;
   const graphqlUrl = `${url}/graphql`;
@@ -133,21 +121,21 @@ test("a PostgreSQL outage under load: 503 DATABASE_UNAVAILABLE while down, serve
   // PostgreSQL goes away.
   phase = "outage";
   const stoppedAt = Date.now();
-  await cluster.stop("fast");
+  await clusterOf().stop("fast");
   const downAt = Date.now();
-  expect(cluster.running()).toBe(false);
+  expect(clusterOf().running()).toBe(false);
 
   // While it is down: /healthz, a mutation and a query, each answered 503 DATABASE_UNAVAILABLE.
   await sleep(500);
   const healthDown = await httpRequest(`${url}/healthz`, { op: "GET /healthz (down)" }, { timeoutMs: REQUEST_TIMEOUT_MS });
   const mutationDown = await graphql(graphqlUrl, "createChat (down)", CREATE_CHAT, { title: "during the outage" }, { timeoutMs: REQUEST_TIMEOUT_MS });
   const queryDown = await graphql(graphqlUrl, "chat (down)", READ_CHAT, { id: watched.id }, { timeoutMs: REQUEST_TIMEOUT_MS });
-  const stillDown = cluster.running() === false;
+  const stillDown = clusterOf().running() === false;
   await sleep(Math.max(0, downAt + OUTAGE_MS - Date.now()));
 
   // PostgreSQL comes back: the same server process serves again within seconds.
   phase = "recovering";
-  await cluster.start();
+  await clusterOf().start();
   const upAt = Date.now();
   let recoveredAt: number | undefined;
   let lastProbe: Exchange | undefined;
@@ -208,7 +196,7 @@ test("a PostgreSQL outage under load: 503 DATABASE_UNAVAILABLE while down, serve
     .toEqual([]);
 
   // Every acknowledged write is stored.
-  const db = await openPg(cluster.url());
+  const db = await openPg(clusterOf().url());
   try {
     const stored = await readStored(ledger, async (sql, params) => (await db.query(sql, params)).rows);
     expect.soft(missingWrites(ledger, stored)).toEqual([]);

@@ -8,13 +8,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
-import { afterAll, expect, onTestFailed, test } from "vitest";
-import { createPgCluster, destroyAllPgClusters } from "../helpers/pg-cluster.js";
-import { killAllSpawnedServers, type SpawnedServer, spawnServer } from "../helpers/server-process.js";
+import { expect, onTestFailed, test } from "vitest";
+import { createPgCluster } from "../helpers/pg-cluster.js";
+import { type SpawnedServer, spawnServer } from "../helpers/server-process.js";
 import {
   classify,
   closePg,
-  closePgClients,
+  stopEverythingAfterAll,
   CREATE_CHAT,
   describe as describeExchange,
   type Exchange,
@@ -45,10 +45,7 @@ const MAX_REQUESTS_PER_CLIENT = 1_000;
 
 const dirs: string[] = [];
 
-afterAll(async () => {
-  await closePgClients();
-  await killAllSpawnedServers();
-  await destroyAllPgClusters();
+stopEverythingAfterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 

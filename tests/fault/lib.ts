@@ -4,7 +4,10 @@
 import { type Agent, request } from "node:http";
 import { createClient, type Client } from "graphql-ws";
 import pg from "pg";
+import { afterAll, beforeAll } from "vitest";
 import WebSocket from "ws";
+import { createPgCluster, destroyAllPgClusters, type PgCluster } from "../helpers/pg-cluster.js";
+import { killAllSpawnedServers } from "../helpers/server-process.js";
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -431,4 +434,28 @@ export async function closePg(client: pg.Client): Promise<void> {
 
 export async function closePgClients(): Promise<void> {
   await Promise.allSettled([...pgClients].map((c) => closePg(c)));
+}
+
+/**
+ * Everything a fault test file starts is stopped after it, even when a test fails: pg clients,
+ * server processes (by process group), then the throwaway clusters.
+ */
+export function stopEverythingAfterAll(extra?: () => void): void {
+  afterAll(async () => {
+    await closePgClients();
+    await killAllSpawnedServers();
+    await destroyAllPgClusters();
+    extra?.();
+  });
+}
+
+/** One throwaway cluster, started before the file's tests; stopped with everything else after. */
+export function runningClusterForFile(): () => PgCluster {
+  let cluster: PgCluster | undefined;
+  beforeAll(async () => {
+    cluster = await createPgCluster();
+    await cluster.start();
+  });
+  stopEverythingAfterAll();
+  return () => cluster!;
 }

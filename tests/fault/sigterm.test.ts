@@ -11,14 +11,13 @@
 // it is stopping. Requests attempted after the signal may be refused; they are counted apart.
 import { Agent } from "node:http";
 import { connect } from "node:net";
-import { afterAll, beforeAll, expect, onTestFailed, test } from "vitest";
-import { createPgCluster, destroyAllPgClusters, type PgCluster } from "../helpers/pg-cluster.js";
-import { killAllSpawnedServers, spawnServer } from "../helpers/server-process.js";
+import { expect, onTestFailed, test } from "vitest";
+import { spawnServer } from "../helpers/server-process.js";
 import {
   CHAT_EVENTS,
   classify,
   closePg,
-  closePgClients,
+  runningClusterForFile,
   CREATE_CHAT,
   describe as describeExchange,
   type Exchange,
@@ -50,21 +49,10 @@ const LOAD_BEFORE_SIGNAL_MS = 2_000;
 const MAX_REQUESTS_PER_CLIENT = 200;
 const MAX_ATTEMPTS_AFTER_SIGNAL = 5;
 
-let cluster: PgCluster;
-
-beforeAll(async () => {
-  cluster = await createPgCluster();
-  await cluster.start();
-});
-
-afterAll(async () => {
-  await closePgClients();
-  await killAllSpawnedServers();
-  await destroyAllPgClusters();
-});
+const clusterOf = runningClusterForFile();
 
 test("SIGTERM under load: requests in flight are answered, keep-alive connections are closed, WebSockets get 1001, exit 0 within the grace period", async () => {
-  const server = spawnServer({ DATABASE_URL: cluster.url(), SHUTDOWN_GRACE_SECONDS: String(GRACE_SECONDS) });
+  const server = spawnServer({ DATABASE_URL: clusterOf().url(), SHUTDOWN_GRACE_SECONDS: String(GRACE_SECONDS) });
   onTestFailed(() => console.log(`[sigterm] ${logDigest(server.lines())}\nlast output:\n${server.output().slice(-3000)}`));
   const url = await server.listening;
   const graphqlUrl = `${url}/graphql`;
@@ -136,8 +124,8 @@ test("SIGTERM under load: requests in flight are answered, keep-alive connection
   await sleep(LOAD_BEFORE_SIGNAL_MS);
 
   // Hold the locked chat's row, and send writes to it that will wait for it.
-  const db = await openPg(cluster.url());
-  const blocker = await openPg(cluster.url());
+  const db = await openPg(clusterOf().url());
+  const blocker = await openPg(clusterOf().url());
   await blocker.query("BEGIN");
   await blocker.query("SELECT id FROM chats WHERE id = $1 FOR UPDATE", [locked.uuid]);
   const blockerPid = (await blocker.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]!.pid;
