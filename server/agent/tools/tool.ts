@@ -12,12 +12,17 @@
  */
 import path from "node:path";
 import type { z } from "zod";
+import type { Sandbox } from "../sandbox.js";
 import { resolveInside, workspaceRoot } from "../workspace-paths.js";
 
 export interface ToolContext {
   /** The workspace (absolute): every path a tool takes is resolved inside it. */
   workspace: string;
   signal?: AbortSignal;
+  /** Where run_command runs commands (from detectSandbox()); without it run_command refuses. */
+  sandbox?: Sandbox;
+  /** run_command's timeout when the model gives none, and the most it may ask for. */
+  commandTimeouts?: { defaultMs: number; maxMs: number };
 }
 
 /** The subset of JSON Schema the tools use (what the model sees). */
