@@ -26,10 +26,13 @@
  *
  * A failure of the services (the trace cannot be started or finished) is thrown: when starting,
  * the tool has not run; when finishing, the trace stays running until the sweep marks it abandoned.
+ * Usage the services would refuse is a ValidationError before anything starts.
  */
 import { performance } from "node:perf_hooks";
 import type { Services } from "../services/index.js";
+import { tokensInput } from "../services/tokens.js";
 import type { FinishTraceInput } from "../services/traces.js";
+import { parseInput } from "../services/validation.js";
 import { CommandCancelledError, CommandRefusedError } from "./command-errors.js";
 import { capOutputText } from "./output-cap.js";
 import { ToolError, ToolInputError, type AnyAgentTool, type ToolContext } from "./tools/index.js";
@@ -76,6 +79,9 @@ const flag = (result: unknown, name: "timedOut" | "cancelled") => typeof result 
 
 export async function runToolCall(call: ToolCall): Promise<ToolCallOutcome> {
   const { services, tool, ctx } = call;
+  // Usage the finish would refuse is refused now, before a trace starts or the tool runs: otherwise
+  // the trace would be left running (until the sweep) after the tool had done its work.
+  if (call.usage !== undefined) parseInput(tokensInput, call.usage);
   const trace = await services.traces.start({
     chatId: call.chatId,
     toolName: tool.name,

@@ -144,6 +144,13 @@ describe("run_command through the tool phase", () => {
 });
 
 describe("token usage", () => {
+  test("usage the services would refuse is refused before the trace starts or the tool runs", async () => {
+    const toolCallId = `call-${randomUUID()}`;
+    await expect(call({ tool: writeFileTool, input: { path: "never.txt", content: "x" }, toolCallId, messageId: "bad-step", usage: { input: -1 } })).rejects.toThrow(/must not be negative/);
+    expect(existsSync(join(ws, "never.txt"))).toBe(false);
+    expect(await db.prisma.toolTrace.count({ where: { chatId, toolCallId } })).toBe(0);
+  });
+
   test("two calls of one step with the same usage store it once", async () => {
     writeFileSync(join(ws, "a.txt"), "a\n");
     writeFileSync(join(ws, "b.txt"), "b\n");
