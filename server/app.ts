@@ -1,5 +1,7 @@
 import type { AddressInfo } from "node:net";
-import { type Config, limitsFrom } from "./config.js";
+import { type AgentRunner, createAgentRunner } from "./agent/runner.js";
+import type { Sandbox } from "./agent/sandbox.js";
+import { type AgentConfig, agentConfigFrom, type Config, limitsFrom } from "./config.js";
 import { isDatabaseUnavailable } from "./db/availability.js";
 import type { Database } from "./db/client.js";
 import type { MigrationFile } from "./db/migrate.js";
@@ -27,12 +29,17 @@ export interface AppOptions {
   bus?: EventBus;
   /** The migrations the health check compares with (tests pass their own). */
   migrationFiles?: MigrationFile[];
+  /** Tests: the agent's sandbox instead of detecting one, and settings over the configuration's. */
+  agentSandbox?: Sandbox;
+  agentConfig?: Partial<AgentConfig>;
 }
 
 export interface App {
   services: Services;
   bus: EventBus;
   yoga: TracedeckYoga;
+  /** Tracedeck's agent; start() starts it, in-process tests call agent.start() themselves. */
+  agent: AgentRunner;
   /** Subscribes to the event channel and confirms it; start() does this, in-process tests call it. */
   ready(): Promise<void>;
   /** Listens on the configured HOST and PORT (0 picks a free port); resolves to the real URL. */
@@ -62,7 +69,14 @@ export function buildApp(options: AppOptions): App {
       router = started;
     }));
 
-  const yoga = createTracedeckYoga({ config, services, router: routerProxy, log, databaseKind: db.kind });
+  const agent = createAgentRunner({
+    services,
+    config: { ...agentConfigFrom(config), ...options.agentConfig },
+    log,
+    snapshotMaxBytes: config.SNAPSHOT_STATE_MAX_BYTES,
+    sandbox: options.agentSandbox,
+  });
+  const yoga = createTracedeckYoga({ config, services, router: routerProxy, agent, log, databaseKind: db.kind });
 
   const policy = createRequestPolicy(config);
   // Every endpoint is registered here, behind the one guard (Host, Origin, content type, body limit).
@@ -98,10 +112,12 @@ export function buildApp(options: AppOptions): App {
     services,
     bus,
     yoga,
+    agent,
     ready,
     async start(port = config.PORT) {
       await ready();
       await sweep();
+      await agent.start();
       sweepTimer = setInterval(() => void sweep(), config.SWEEP_INTERVAL_SECONDS * 1000);
       sweepTimer.unref();
       await new Promise<void>((resolve, reject) => {
@@ -119,6 +135,8 @@ export function buildApp(options: AppOptions): App {
     async stop() {
       clearInterval(sweepTimer);
       const graceMs = config.SHUTDOWN_GRACE_SECONDS * 1000;
+      // Running turns are cancelled first: each saves its snapshot and ends as cancelled.
+      await agent.stop(Math.min(graceMs, 5_000));
       const [cut] = await Promise.all([server.listening ? http.drain(graceMs) : 0, websocket.close(graceMs)]);
       if (cut > 0) log.warn("server.requests_cut", { count: cut, graceSeconds: config.SHUTDOWN_GRACE_SECONDS });
       await sweeping;

@@ -36,6 +36,19 @@ export const DEFAULT_CURSOR_SECRET = "tracedeck-default-cursor-secret";
 /** The dashboard's build, web/dist, from the repository root (wherever the server is started from). */
 export const DEFAULT_DASHBOARD_DIR = fileURLToPath(new URL("../web/dist", import.meta.url));
 
+/** The scripted provider's scripts that ship with the project (the demo's among them). */
+export const DEFAULT_AGENT_SCRIPTS_DIR = fileURLToPath(new URL("../demo/scripts", import.meta.url));
+
+const onOff = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .pipe(z.enum(["true", "false", "1", "0", "on", "off"], { message: "must be true or false" }))
+  .transform((v) => v === "true" || v === "1" || v === "on")
+  .optional();
+
+const secret = z.string().trim().min(1).optional();
+
 /** Every setting the server reads, its default and what is allowed. README's "Configuration" mirrors this. */
 const schema = z.object({
   PORT: int(0, 65535).default(4000),
@@ -94,6 +107,34 @@ const schema = z.object({
   SHUTDOWN_GRACE_SECONDS: int(0, 3600).default(10),
   MAX_BODY_BYTES: int(1024).default(8 * 1024 * 1024),
   WS_MAX_PAYLOAD_BYTES: int(1024).default(8 * 1024 * 1024),
+  /** Tracedeck's own coding agent. Unset: on when the server listens on loopback only, off otherwise. */
+  AGENT_ENABLED: onOff,
+  /** The folder every agent workspace must be inside. Unset: DATA_DIR/workspaces. */
+  AGENT_WORKSPACES_ROOT: z.string().min(1).optional(),
+  /** auto: bubblewrap when a trial run works at start-up; bwrap: required; off: no sandbox (only the path guard). */
+  AGENT_SANDBOX: z.enum(["auto", "bwrap", "off"]).default("auto"),
+  /** The provider and model a chat gets until its agent settings say otherwise. */
+  AGENT_PROVIDER: z.enum(["openai", "anthropic", "scripted"]).optional(),
+  AGENT_MODEL: z.string().trim().min(1).max(200).optional(),
+  /** Model steps in one turn before the turn stops. */
+  AGENT_MAX_STEPS: int(1, 1000).default(25),
+  /** Auto-fix turns after a failing build, unless a chat sets its own. */
+  AGENT_FIX_ATTEMPTS: int(0, 20).default(3),
+  AGENT_COMMAND_TIMEOUT_SECONDS: int(1, 86400).default(30),
+  /** The longest timeout run_command may ask for, and the build's limit. */
+  AGENT_COMMAND_MAX_TIMEOUT_SECONDS: int(1, 86400).default(600),
+  AGENT_BUILD_TIMEOUT_SECONDS: int(1, 86400).default(300),
+  /** How long one model request may take. */
+  AGENT_PROVIDER_TIMEOUT_SECONDS: int(1, 3600).default(120),
+  /** Where the scripted provider finds `<name>.json`. */
+  AGENT_SCRIPTS_DIR: z.string().min(1).default(DEFAULT_AGENT_SCRIPTS_DIR).transform((dir) => resolve(dir)),
+  /** A file's previous content is journaled for rewind up to this size. */
+  AGENT_JOURNAL_MAX_FILE_BYTES: int(0, 64 * 1024 * 1024).default(1024 * 1024),
+  OPENAI_API_KEY: secret,
+  /** An OpenAI-compatible server: OpenAI, Ollama (http://127.0.0.1:11434/v1), vLLM, LM Studio… */
+  OPENAI_BASE_URL: optionalUrl(["http", "https"]),
+  ANTHROPIC_API_KEY: secret,
+  ANTHROPIC_BASE_URL: optionalUrl(["http", "https"]),
   /** Test switch: hold the migration lock this long, so a race can be observed. */
   TRACEDECK_TEST_MIGRATION_LOCK_HOLD_MS: int(0, 60000).default(0),
 });
@@ -125,7 +166,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const lines = parsed.error.issues.map((issue) => {
       const name = String(issue.path[0] ?? "config");
       // A URL may carry a password, a secret is one: name the variable, never echo its value.
-      const shown = /_URL$|SECRET|PASSWORD|TOKEN/.test(name) ? "" : `=${JSON.stringify(env[name] ?? "")}`;
+      const shown = /_URL$|SECRET|PASSWORD|TOKEN|_KEY$/.test(name) ? "" : `=${JSON.stringify(env[name] ?? "")}`;
       return `${name}${shown}: ${issue.message}`;
     });
     throw new ConfigError(`Invalid configuration:\n  ${lines.join("\n  ")}`);
@@ -140,6 +181,8 @@ export interface Limits {
   snapshotStateMaxBytes: number;
   snapshotRetention: number;
   maxBatchItems: number;
+  /** A file's previous content is journaled for rewind up to this size. */
+  journalMaxFileBytes: number;
 }
 
 export function limitsFrom(config: Config): Limits {
@@ -149,7 +192,61 @@ export function limitsFrom(config: Config): Limits {
     snapshotStateMaxBytes: config.SNAPSHOT_STATE_MAX_BYTES,
     snapshotRetention: config.SNAPSHOT_RETENTION,
     maxBatchItems: config.MAX_BATCH_ITEMS,
+    journalMaxFileBytes: config.AGENT_JOURNAL_MAX_FILE_BYTES,
   };
 }
 
 export const defaultLimits: Limits = limitsFrom(loadConfig({}));
+
+/** Defaults of a chat's agent settings, and the models each provider gets when none is named. */
+export const DEFAULT_MODELS = { openai: "gpt-4.1-mini", anthropic: "claude-sonnet-4-5", scripted: "demo" } as const;
+
+export interface AgentConfig {
+  enabled: boolean;
+  /** Why the agent is off, for a refused call. */
+  disabledReason: string | null;
+  workspacesRoot: string;
+  sandbox: "auto" | "bwrap" | "off";
+  defaultProvider: "openai" | "anthropic" | "scripted";
+  defaultModel: string;
+  maxSteps: number;
+  fixAttempts: number;
+  commandTimeouts: { defaultMs: number; maxMs: number };
+  buildTimeoutMs: number;
+  journalMaxFileBytes: number;
+  providers: {
+    openai: { apiKey?: string; baseURL?: string; timeoutMs: number };
+    anthropic: { apiKey?: string; baseURL?: string; timeoutMs: number };
+    scriptsDir: string;
+  };
+}
+
+export function agentConfigFrom(config: Config): AgentConfig {
+  const loopbackOnly = isLoopbackHost(config.HOST.replace(/^\[|\]$/g, ""));
+  const enabled = config.AGENT_ENABLED ?? loopbackOnly;
+  const disabledReason = enabled
+    ? null
+    : config.AGENT_ENABLED === false
+      ? "the agent is disabled (AGENT_ENABLED=false)"
+      : `the agent is off because the server listens beyond loopback (HOST=${config.HOST}); set AGENT_ENABLED=true to run it there`;
+  const defaultProvider = config.AGENT_PROVIDER ?? (config.ANTHROPIC_API_KEY && !config.OPENAI_API_KEY ? "anthropic" : "openai");
+  const timeoutMs = config.AGENT_PROVIDER_TIMEOUT_SECONDS * 1000;
+  return {
+    enabled,
+    disabledReason,
+    workspacesRoot: resolve(config.AGENT_WORKSPACES_ROOT ?? resolve(config.DATA_DIR, "workspaces")),
+    sandbox: config.AGENT_SANDBOX,
+    defaultProvider,
+    defaultModel: config.AGENT_MODEL ?? DEFAULT_MODELS[defaultProvider],
+    maxSteps: config.AGENT_MAX_STEPS,
+    fixAttempts: config.AGENT_FIX_ATTEMPTS,
+    commandTimeouts: { defaultMs: config.AGENT_COMMAND_TIMEOUT_SECONDS * 1000, maxMs: config.AGENT_COMMAND_MAX_TIMEOUT_SECONDS * 1000 },
+    buildTimeoutMs: config.AGENT_BUILD_TIMEOUT_SECONDS * 1000,
+    journalMaxFileBytes: config.AGENT_JOURNAL_MAX_FILE_BYTES,
+    providers: {
+      openai: { apiKey: config.OPENAI_API_KEY, baseURL: config.OPENAI_BASE_URL, timeoutMs },
+      anthropic: { apiKey: config.ANTHROPIC_API_KEY, baseURL: config.ANTHROPIC_BASE_URL, timeoutMs },
+      scriptsDir: config.AGENT_SCRIPTS_DIR,
+    },
+  };
+}

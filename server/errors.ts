@@ -1,6 +1,6 @@
 /** The expected failures of Tracedeck: each becomes a typed result in the GraphQL schema. */
 export abstract class TracedeckError extends Error {
-  abstract readonly code: "NOT_FOUND" | "CONFLICT" | "VALIDATION";
+  abstract readonly code: "NOT_FOUND" | "CONFLICT" | "VALIDATION" | "AGENT_DISABLED";
 }
 
 export class NotFoundError extends TracedeckError {
@@ -44,4 +44,10 @@ export class ValidationError extends TracedeckError {
   prefixed(prefix: (string | number)[]): ValidationError {
     return new ValidationError(this.issues.map((i) => ({ path: [...prefix, ...i.path], message: i.message })));
   }
+}
+
+/** Tracedeck's agent is off on this server (AGENT_ENABLED, or a non-loopback HOST): the message says why. */
+export class AgentDisabledError extends TracedeckError {
+  override name = "AgentDisabledError";
+  readonly code = "AGENT_DISABLED" as const;
 }

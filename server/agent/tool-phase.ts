@@ -7,7 +7,10 @@
  *
  * How a call ends (status of the trace → what the caller gets):
  * - the tool returned → ok, with its output; a result saying `timedOut: true` (run_command) →
- *   timeout, one saying `cancelled: true` → cancelled; the output is kept on the trace either way;
+ *   timeout, one saying `cancelled: true` → cancelled, one saying `failed: true` (build) → error,
+ *   with the result's `error` string as the trace's error (`<tool> failed` when it gives none); the
+ *   output is kept on the trace in each case, and is what the model is shown (isError for all but
+ *   ok). The flags are read in that order: a result both timed out and failed is a timeout;
  * - the tool threw while ctx.signal was aborted, or threw a CommandCancelledError → cancelled;
  * - the tool threw a ToolInputError, a ToolError or a CommandRefusedError (a path outside the
  *   workspace, no sandbox, program not found, bad options) → error, with the message; the message
@@ -35,7 +38,7 @@ import type { FinishTraceInput } from "../services/traces.js";
 import { parseInput } from "../services/validation.js";
 import { CommandCancelledError, CommandRefusedError } from "./command-errors.js";
 import { capOutputText } from "./output-cap.js";
-import { ToolError, ToolInputError, type AnyAgentTool, type ToolContext } from "./tools/index.js";
+import { ToolError, ToolInputError, type AnyAgentTool, type ToolContext, type ToolResult } from "./tools/index.js";
 
 /** The most the model is shown of one tool result, in UTF-8 bytes. */
 export const TOOL_RESULT_CAP_BYTES = 32_768;
@@ -51,6 +54,8 @@ export interface ToolCall {
   messageId?: string;
   /** The model's id for the call: a retry with the same id and input returns the same trace. */
   toolCallId: string;
+  /** Tracedeck's own agent: the agent run (process) that runs the call, stored on the trace. */
+  ownerRunId?: string;
   tool: AnyAgentTool;
   /** The input as the model gave it: stored on the trace as toolInput, then validated by the tool. */
   input: unknown;
@@ -68,6 +73,11 @@ export interface ToolCallOutcome {
   isError: boolean;
   /** The tool's run time, on the monotonic clock, in whole milliseconds. */
   latencyMs: number;
+  /**
+   * The tool's own result when it returned (whatever the status), for a caller that knows the tool
+   * (e.g. the auto-fix loop reading a build's exit code); absent when the tool threw.
+   */
+  result?: ToolResult;
 }
 
 /** Errors whose message is a tool result for the model (it can do something about them). */
@@ -75,7 +85,7 @@ const isToolFailure = (error: unknown): error is Error => error instanceof ToolI
 
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error)) || "the tool failed without a message";
 
-const flag = (result: unknown, name: "timedOut" | "cancelled") => typeof result === "object" && result !== null && (result as Record<string, unknown>)[name] === true;
+const flag = (result: unknown, name: "timedOut" | "cancelled" | "failed") => typeof result === "object" && result !== null && (result as Record<string, unknown>)[name] === true;
 
 export async function runToolCall(call: ToolCall): Promise<ToolCallOutcome> {
   const { services, tool, ctx } = call;
@@ -89,12 +99,13 @@ export async function runToolCall(call: ToolCall): Promise<ToolCallOutcome> {
     toolCallId: call.toolCallId,
     messageId: call.messageId,
     turnNumber: call.turnNumber,
+    ownerRunId: call.ownerRunId,
   });
 
   const started = performance.now();
   const elapsed = () => Math.max(0, Math.round(performance.now() - started));
   /** Finishes the trace; `stored` is the output kept on it (none for a failure: the error says it). */
-  const finish = async (status: ToolCallStatus, shown: string, fields: { stored?: string; error?: string }, latencyMs: number): Promise<ToolCallOutcome> => {
+  const finish = async (status: ToolCallStatus, shown: string, fields: { stored?: string; error?: string; result?: ToolResult }, latencyMs: number): Promise<ToolCallOutcome> => {
     await services.traces.finish({
       traceId: trace.id,
       output: fields.stored,
@@ -103,7 +114,9 @@ export async function runToolCall(call: ToolCall): Promise<ToolCallOutcome> {
       latencyMs,
       tokens: call.usage,
     });
-    return { traceId: trace.id, status, output: capOutputText(shown, TOOL_RESULT_CAP_BYTES), isError: status !== "ok", latencyMs };
+    const outcome: ToolCallOutcome = { traceId: trace.id, status, output: capOutputText(shown, TOOL_RESULT_CAP_BYTES), isError: status !== "ok", latencyMs };
+    if (fields.result !== undefined) outcome.result = fields.result;
+    return outcome;
   };
 
   let result: Awaited<ReturnType<AnyAgentTool["run"]>>;
@@ -125,8 +138,13 @@ export async function runToolCall(call: ToolCall): Promise<ToolCallOutcome> {
   const limit = (result as { timeoutMs?: unknown }).timeoutMs;
   if (flag(result, "timedOut")) {
     const why = `${tool.name} timed out${typeof limit === "number" ? ` after ${limit} ms` : ""}`;
-    return finish("timeout", result.output, { stored: result.output, error: why }, latencyMs);
+    return finish("timeout", result.output, { stored: result.output, error: why, result }, latencyMs);
   }
-  if (flag(result, "cancelled")) return finish("cancelled", result.output, { stored: result.output, error: `${tool.name} was cancelled` }, latencyMs);
-  return finish("ok", result.output, { stored: result.output }, latencyMs);
+  if (flag(result, "cancelled")) return finish("cancelled", result.output, { stored: result.output, error: `${tool.name} was cancelled`, result }, latencyMs);
+  if (flag(result, "failed")) {
+    const given = (result as { error?: unknown }).error;
+    const why = typeof given === "string" && given !== "" ? given : `${tool.name} failed`;
+    return finish("error", result.output, { stored: result.output, error: why, result }, latencyMs);
+  }
+  return finish("ok", result.output, { stored: result.output, result }, latencyMs);
 }

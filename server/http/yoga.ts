@@ -7,6 +7,7 @@ import type { GraphQLContext } from "../schema/context.js";
 import { schema } from "../schema/index.js";
 import type { Services } from "../services/index.js";
 import { outageStatusPlugin, publicDatabaseError } from "./database-errors.js";
+import type { AgentRunner } from "../agent/runner.js";
 import { renderGraphiQLPage } from "./graphiql.js";
 import { operationLimitPlugins } from "./operation-limits.js";
 
@@ -16,12 +17,14 @@ export interface YogaOptions {
   config: Config;
   services: Services;
   router: ChatEventRouter;
+  /** Tracedeck's agent; without one, its mutations answer AgentDisabledError. */
+  agent?: AgentRunner;
   log: Logger;
   /** Sizes the default complexity limit: PGlite runs in this process and blocks it while it works. */
   databaseKind: "pglite" | "postgresql";
 }
 
-export function createTracedeckYoga({ config, services, router, log, databaseKind }: YogaOptions): TracedeckYoga {
+export function createTracedeckYoga({ config, services, router, agent, log, databaseKind }: YogaOptions): TracedeckYoga {
   const limits = {
     maxPageSize: config.MAX_PAGE_SIZE,
     defaultPageSize: config.DEFAULT_PAGE_SIZE,
@@ -36,7 +39,7 @@ export function createTracedeckYoga({ config, services, router, log, databaseKin
     // send it preflighted requests (form, multipart and text/plain POSTs are refused by the guard in routes.ts).
     cors: config.CORS_ORIGINS.length > 0 ? { origin: config.CORS_ORIGINS, credentials: true, methods: ["GET", "POST"] } : false,
     logging: false,
-    context: (): GraphQLContext => ({ services, router, log, limits }),
+    context: (): GraphQLContext => ({ services, agent, router, log, limits }),
     graphiql: { title: "Tracedeck GraphiQL", subscriptionsProtocol: "WS" },
     renderGraphiQL: (options) => renderGraphiQLPage({ ...options }),
     // Unexpected errors reach the client as "Unexpected error."; the log keeps what happened. A

@@ -1,3 +1,4 @@
+import type { AgentRunner } from "../agent/runner.js";
 import type { ChatEventRouter } from "../events/router.js";
 import type { Logger } from "../logger.js";
 import type { Services } from "../services/index.js";
@@ -5,6 +6,8 @@ import type { Services } from "../services/index.js";
 /** Built per request (and per WebSocket operation). The Prisma client is not here: see db/client.ts. */
 export interface GraphQLContext {
   services: Services;
+  /** Tracedeck's agent in this process; absent where a yoga is built without one (some tests). */
+  agent?: AgentRunner;
   router: ChatEventRouter;
   log: Logger;
   limits: { maxPageSize: number; defaultPageSize: number; cursorSecret: string; streamIdleCheckMs: number };

@@ -1,5 +1,9 @@
 import type { ServiceDeps } from "./deps.js";
+import { createAgentRunService } from "./agent-runs.js";
+import { createAgentSettingsService } from "./agent-settings.js";
+import { createAgentTurnService } from "./agent-turns.js";
 import { createChatService } from "./chats.js";
+import { createFileJournalService } from "./file-journal.js";
 import { createSnapshotService } from "./snapshots.js";
 import { createTraceService } from "./traces.js";
 
@@ -11,6 +15,10 @@ export function createServices(deps: ServiceDeps) {
     chats: createChatService(deps),
     traces: createTraceService(deps),
     snapshots: createSnapshotService(deps),
+    agentTurns: createAgentTurnService(deps),
+    agentSettings: createAgentSettingsService(deps),
+    agentRuns: createAgentRunService(deps),
+    fileJournal: createFileJournalService(deps),
   };
 }
 

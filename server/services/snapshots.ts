@@ -146,6 +146,9 @@ export function createSnapshotService(deps: ServiceDeps) {
       const d = parseInput(z.object({ chatId: uuid, turn: count.min(1, "must be at least 1") }), input);
       return writeChats(deps, [d.chatId], async (w) => {
         const chat = w.chats.get(d.chatId)!;
+        // The agent's running turn would save its own snapshot over the restored one.
+        const running = await w.tx.agentTurn.findFirst({ where: { chatId: d.chatId, status: "running" }, select: { id: true, turnNumber: true } });
+        if (running) throw new ConflictError(`turn ${running.turnNumber} of this chat is running; cancel it (cancelTurn) before restoring`, "AgentTurn", running.id);
         const target = await w.tx.agentSnapshotRevision.findUnique({ where: { chatId_turn: { chatId: d.chatId, turn: d.turn } } });
         if (!target) throw new NotFoundError("SnapshotRevision", `${d.chatId}/turn ${d.turn}`, `turn ${d.turn} of chat ${d.chatId} has no saved snapshot`);
         const now = new Date();

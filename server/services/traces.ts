@@ -34,6 +34,8 @@ function startShape(toolInputMaxBytes: number) {
       .transform((v) => v ?? {})
       .refine(storableBareNumber, BARE_NUMBER_TOO_PRECISE),
     startedAt: optional(date),
+    /** Tracedeck's own agent: the process (agent_runs.id) that runs the call; not part of the API. */
+    ownerRunId: optional(uuid),
   };
 }
 
@@ -141,6 +143,7 @@ export function createTraceService(deps: ServiceDeps) {
       startedAtFromClient: d.startedAt !== undefined,
       startHash: startHashOf(d),
       createdAt: new Date(),
+      ownerRunId: d.ownerRunId ?? null,
     };
   }
 

@@ -170,3 +170,42 @@ describe("token usage", () => {
     ]);
   });
 });
+
+describe("a result saying failed", () => {
+  const failing = (result: Record<string, unknown>) =>
+    defineTool({
+      name: "build",
+      description: "returns what it is given",
+      inputSchema: { type: "object" },
+      zodSchema: z.object({}),
+      async execute() {
+        return { output: "src/a.mjs:3: boom\n[exit code 1; 12 ms]", ...result };
+      },
+    });
+
+  test("finishes the trace as error with the output stored and the result's error; the caller gets isError and the result", async () => {
+    const outcome = await call({ tool: failing({ failed: true, error: "build failed with exit code 1", exitCode: 1 }), input: {}, toolCallId: "call-failed" });
+    expect(outcome).toMatchObject({ status: "error", isError: true, output: "src/a.mjs:3: boom\n[exit code 1; 12 ms]", result: { failed: true, exitCode: 1 } });
+    expect(await traceOf("call-failed")).toMatchObject({ status: "error", error: "build failed with exit code 1", toolOutput: "src/a.mjs:3: boom\n[exit code 1; 12 ms]" });
+  });
+
+  test("without an error string the message is `<tool> failed`; failed: false is ok; a timeout wins over failed", async () => {
+    expect(await call({ tool: failing({ failed: true }), input: {}, toolCallId: "call-failed-bare" })).toMatchObject({ status: "error", isError: true });
+    expect(await traceOf("call-failed-bare")).toMatchObject({ status: "error", error: "build failed", toolOutput: "src/a.mjs:3: boom\n[exit code 1; 12 ms]" });
+
+    expect(await call({ tool: failing({ failed: false, error: "ignored" }), input: {}, toolCallId: "call-not-failed" })).toMatchObject({ status: "ok", isError: false });
+    expect(await traceOf("call-not-failed")).toMatchObject({ status: "ok", error: null });
+
+    expect(await call({ tool: failing({ failed: true, timedOut: true, timeoutMs: 500 }), input: {}, toolCallId: "call-failed-timeout" })).toMatchObject({ status: "timeout" });
+    expect(await traceOf("call-failed-timeout")).toMatchObject({ status: "timeout", error: "build timed out after 500 ms" });
+  });
+});
+
+test("the owner run is stored on the trace", async () => {
+  writeFileSync(join(ws, "a.txt"), "a\n");
+  const ownerRunId = randomUUID();
+  await call({ tool: readFileTool, input: { path: "a.txt" }, toolCallId: "call-owned", ownerRunId });
+  expect(await traceOf("call-owned")).toMatchObject({ status: "ok", ownerRunId });
+  await call({ tool: readFileTool, input: { path: "a.txt" }, toolCallId: "call-unowned" });
+  expect(await traceOf("call-unowned")).toMatchObject({ ownerRunId: null });
+});

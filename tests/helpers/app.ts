@@ -1,7 +1,8 @@
 import { createClient, type Client } from "graphql-ws";
 import WebSocket from "ws";
 import { type App, buildApp } from "../../server/app.js";
-import { type Config, loadConfig } from "../../server/config.js";
+import type { Sandbox } from "../../server/agent/sandbox.js";
+import { type AgentConfig, type Config, loadConfig } from "../../server/config.js";
 import { setPrisma } from "../../server/db/client.js";
 import type { EventBus } from "../../server/events/pubsub.js";
 import { silentLogger, type Logger } from "../../server/logger.js";
@@ -20,11 +21,12 @@ export interface TestApp {
 /** Builds the app on a test database. `listen: false` keeps it in process (use yoga.fetch). */
 export async function startTestApp(
   db: TestDatabase,
-  options: { env?: Record<string, string>; listen?: boolean; log?: Logger; bus?: EventBus } = {},
+  options: { env?: Record<string, string>; listen?: boolean; log?: Logger; bus?: EventBus; agentSandbox?: Sandbox; agentConfig?: Partial<AgentConfig> } = {},
 ): Promise<TestApp> {
   setPrisma(db.prisma);
   const config = loadConfig({ PORT: "0", LOG_LEVEL: "silent", ...options.env });
-  const app = buildApp({ config, db, log: options.log ?? silentLogger, bus: options.bus });
+  // `npm test` needs no outside program: unless a test asks for one, the agent runs unconfined.
+  const app = buildApp({ config, db, log: options.log ?? silentLogger, bus: options.bus, agentSandbox: options.agentSandbox ?? { kind: "off" }, agentConfig: options.agentConfig });
   let url = "";
   if (options.listen === false) await app.ready();
   else url = await app.start(0);

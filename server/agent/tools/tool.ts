@@ -77,7 +77,8 @@ export type ToolErrorCode =
   | "NOT_UTF8"
   | "LINE_OUT_OF_RANGE"
   | "NO_MATCH"
-  | "MULTIPLE_MATCHES";
+  | "MULTIPLE_MATCHES"
+  | "UNKNOWN_TOOL";
 
 /** The input was well formed but the tool could not do it; nothing was written. */
 export class ToolError extends Error {

@@ -7,11 +7,14 @@ import { eventCursor } from "../event-cursor.js";
 import { ChatRef } from "./Chat.js";
 import { SnapshotRevisionRef } from "./SnapshotRevision.js";
 import { ToolTraceRef } from "./ToolTrace.js";
+import { AgentMessageRef, AgentTurnRef } from "./AgentTurn.js";
 
 export const ChatEventKindEnum = builder.enumType("ChatEventKind", { values: Object.values(ChatEventKind) });
 
 const TRACE_KINDS = new Set<string>(["trace_started", "trace_finished"]);
 const SNAPSHOT_KINDS = new Set<string>(["snapshot_saved", "snapshot_restored", "snapshot_deleted"]);
+const TURN_KINDS = new Set<string>(["turn_started", "turn_finished"]);
+const MESSAGE_KINDS = new Set<string>(["assistant_message", "agent_error"]);
 
 /** A committed change of a chat, with the current row it concerns. Clients upsert rows by id. */
 export const ChatEventRef = builder.objectRef<ChatEventMessage>("ChatEvent").implement({
@@ -21,7 +24,7 @@ export const ChatEventRef = builder.objectRef<ChatEventMessage>("ChatEvent").imp
     kind: t.field({ type: ChatEventKindEnum, resolve: (e) => e.kind }),
     at: t.field({ type: "DateTime", resolve: (e) => new Date(e.at) }),
     chatId: t.exposeString("chatId"),
-    subjectId: t.exposeString("subjectId", { description: "The UUID of the trace, revision or chat that changed" }),
+    subjectId: t.exposeString("subjectId", { description: "The UUID of the trace, revision, agent turn, agent message or chat that changed" }),
     trace: t.field({
       type: ToolTraceRef,
       nullable: true,
@@ -33,6 +36,18 @@ export const ChatEventRef = builder.objectRef<ChatEventMessage>("ChatEvent").imp
       nullable: true,
       description: "The revision as it stands now; null once deleted",
       resolve: (e) => (SNAPSHOT_KINDS.has(e.kind) ? getPrisma().agentSnapshotRevision.findUnique({ where: { id: e.subjectId } }) : null),
+    }),
+    turn: t.field({
+      type: AgentTurnRef,
+      nullable: true,
+      description: "The agent's turn as it stands now (turn_started, turn_finished)",
+      resolve: (e) => (TURN_KINDS.has(e.kind) ? getPrisma().agentTurn.findUnique({ where: { id: e.subjectId } }) : null),
+    }),
+    message: t.field({
+      type: AgentMessageRef,
+      nullable: true,
+      description: "What the agent said, or the error (assistant_message, agent_error)",
+      resolve: (e) => (MESSAGE_KINDS.has(e.kind) ? getPrisma().agentMessage.findUnique({ where: { id: e.subjectId } }) : null),
     }),
     chat: t.field({
       type: ChatRef,

@@ -1,4 +1,4 @@
-import { ConflictError, type FieldIssue, NotFoundError, TracedeckError, ValidationError } from "../../errors.js";
+import { AgentDisabledError, ConflictError, type FieldIssue, NotFoundError, TracedeckError, ValidationError } from "../../errors.js";
 import { builder } from "../builder.js";
 
 /** Every expected failure a mutation can return, as a typed result in the schema. */
@@ -42,6 +42,13 @@ builder.objectType(ValidationError, {
   fields: (t) => ({
     issues: t.field({ type: [FieldIssueRef], resolve: (error) => error.issues }),
   }),
+});
+
+builder.objectType(AgentDisabledError, {
+  name: "AgentDisabledError",
+  description: "Tracedeck's agent is off on this server; the message says why (AGENT_ENABLED, or a server listening beyond loopback).",
+  interfaces: [ErrorInterface],
+  fields: () => ({}),
 });
 
 /** The errors every write can return. */

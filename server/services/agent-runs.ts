@@ -1,0 +1,62 @@
+import { hostname } from "node:os";
+import type { ServiceDeps } from "./deps.js";
+
+/** Whether a process of this machine is alive (signal 0 checks without signalling). */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * The server processes that run agents. Each registers a run id at start and beats every so
+ * often; a run is gone when its process on this machine has exited, or when it stopped beating.
+ * Gone runs' running turns and traces are abandoned (agent-turns.abandonRuns), then forgotten.
+ */
+export function createAgentRunService(deps: ServiceDeps) {
+  const { prisma } = deps;
+  const host = hostname();
+  return {
+    async register(runId: string): Promise<void> {
+      await prisma.agentRun.create({ data: { id: runId, hostname: host, pid: process.pid } });
+    },
+
+    async heartbeat(runId: string): Promise<void> {
+      await prisma.agentRun.upsert({
+        where: { id: runId },
+        create: { id: runId, hostname: host, pid: process.pid },
+        update: { heartbeatAt: new Date() },
+      });
+    },
+
+    /** Runs other than `self` that are gone: exited on this machine, or silent for staleMs. */
+    async goneRuns(self: string, staleMs: number, now = new Date()): Promise<string[]> {
+      const runs = await prisma.agentRun.findMany({ where: { id: { not: self } } });
+      return runs
+        .filter((run) => (run.hostname === host && (run.pid === process.pid || !processAlive(run.pid))) || now.getTime() - run.heartbeatAt.getTime() > staleMs)
+        .map((run) => run.id);
+    },
+
+    /** Owners of running turns and traces that no registered run claims (their row was never written or is gone). */
+    async unclaimedOwners(self: string): Promise<string[]> {
+      const rows = await prisma.$queryRaw<{ owner: string }[]>`
+        SELECT DISTINCT owner_run_id::text AS owner FROM agent_turns WHERE status = 'running'
+        UNION
+        SELECT DISTINCT owner_run_id::text FROM tool_traces WHERE status = 'running' AND owner_run_id IS NOT NULL`;
+      const owners = rows.map((r) => r.owner).filter((owner) => owner !== self);
+      if (owners.length === 0) return [];
+      const known = await prisma.agentRun.findMany({ where: { id: { in: owners } }, select: { id: true } });
+      const claimed = new Set(known.map((r) => r.id));
+      return owners.filter((owner) => !claimed.has(owner));
+    },
+
+    async forget(runIds: readonly string[]): Promise<void> {
+      if (runIds.length) await prisma.agentRun.deleteMany({ where: { id: { in: [...runIds] } } });
+    },
+  };
+}
+
+export type AgentRunService = ReturnType<typeof createAgentRunService>;
