@@ -32,7 +32,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: "postgres",
-          include: [...databaseSuites, "tests/pg/**/*.test.ts"],
+          include: [...databaseSuites, "tests/pg/**/*.test.ts", "tests/agent/agent-session.test.ts"],
           globalSetup: ["tests/setup/postgres-template.ts"],
           env: { TEST_BACKEND: "postgresql" },
         },

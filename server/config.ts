@@ -152,6 +152,9 @@ const checked = schema.superRefine((config, ctx) => {
 
 export type Config = z.infer<typeof schema>;
 
+/** Every variable the server reads: README's "Configuration" documents each one. */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape);
+
 export class ConfigError extends Error {
   override name = "ConfigError";
 }

@@ -1,4 +1,5 @@
 // Entry: load the configuration, open the database, migrate, sweep, listen; stop cleanly on signals.
+import { SandboxUnavailableError } from "./agent/command-errors.js";
 import { buildApp } from "./app.js";
 import { ConfigError, DEFAULT_CURSOR_SECRET, isLoopbackHost, loadConfig } from "./config.js";
 import { databaseHostOf } from "./db/availability.js";
@@ -64,7 +65,7 @@ async function main() {
 }
 
 main().catch((error: unknown) => {
-  const known = [ConfigError, DataDirLockedError, MigrationError, DatabaseUnreachableError].some((kind) => error instanceof kind);
+  const known = [ConfigError, DataDirLockedError, MigrationError, DatabaseUnreachableError, SandboxUnavailableError].some((kind) => error instanceof kind);
   // One line a person can act on; the stack only when asked for (LOG_LEVEL=debug).
   const message = known ? (error as Error).message : `${(error as Error).name}: ${(error as Error).message}`;
   process.stderr.write(`Tracedeck could not start: ${message}\n`);

@@ -259,7 +259,11 @@ export function createAgentRunner(options: AgentRunnerOptions) {
     async start(): Promise<void> {
       await mkdir(config.workspacesRoot, { recursive: true }).catch(() => {});
       if (!sandbox) {
-        sandbox = await detectSandbox(config.sandbox).catch((error: unknown): Sandbox => ({ kind: "unavailable", reason: (error as Error).message }));
+        // "bwrap" is a requirement: without a working bubblewrap the server does not start.
+        sandbox = await detectSandbox(config.sandbox).catch((error: unknown): Sandbox => {
+          if (config.sandbox === "bwrap" && config.enabled) throw error;
+          return { kind: "unavailable", reason: (error as Error).message };
+        });
       }
       if (sandbox.kind === "off") log.warn("agent.sandbox_off", { hint: "AGENT_SANDBOX=off: run_command and the build run without a sandbox; only the path guard applies" });
       if (sandbox.kind === "unavailable" && config.enabled) {

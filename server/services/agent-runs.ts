@@ -32,7 +32,11 @@ export function createAgentRunService(deps: ServiceDeps) {
       });
     },
 
-    /** Runs other than `self` that are gone: exited on this machine, or silent for staleMs. */
+    /**
+     * Runs other than `self` that are gone: exited on this machine, or silent for staleMs. A run of
+     * this very pid that is not `self` is an earlier life of it (a restarted container's server
+     * often gets the same pid back).
+     */
     async goneRuns(self: string, staleMs: number, now = new Date()): Promise<string[]> {
       const runs = await prisma.agentRun.findMany({ where: { id: { not: self } } });
       return runs

@@ -35,9 +35,22 @@ test("the committed schema is sorted: types, and fields within each type, in lex
 
 test("the schema has the operations issue 3 asks for", () => {
   const fields = (type: string) => Object.keys((schema.getType(type) as { getFields(): Record<string, unknown> }).getFields()).sort();
-  expect(fields("Query")).toEqual(["chat", "chats", "node", "nodes"]);
+  expect(fields("Query")).toEqual(["agentStatus", "chat", "chats", "node", "nodes"]);
   expect(fields("Mutation")).toEqual(
-    ["createChat", "deleteChat", "deleteSnapshot", "finishToolTrace", "recordToolTraces", "renameChat", "restoreSnapshot", "saveSnapshot", "startToolTrace"].sort(),
+    [
+      "cancelTurn",
+      "createChat",
+      "deleteChat",
+      "deleteSnapshot",
+      "finishToolTrace",
+      "recordToolTraces",
+      "renameChat",
+      "restoreSnapshot",
+      "saveSnapshot",
+      "sendMessage",
+      "startToolTrace",
+      "updateAgentSettings",
+    ].sort(),
   );
   expect(fields("Subscription")).toEqual(expect.arrayContaining(["chatEvents", "chatsActivity", "snapshotSaved", "toolTraceFinished", "toolTraceStarted"]));
   // Token totals use a scalar that holds values past 2^31.

@@ -1,6 +1,17 @@
 import type { PrismaClient } from "../../server/db/generated/prisma/client.js";
 
-const TABLES = ["chats", "tool_traces", "model_steps", "chat_events", "agent_snapshots", "agent_snapshot_revisions"] as const;
+const TABLES = [
+  "chats",
+  "tool_traces",
+  "model_steps",
+  "chat_events",
+  "agent_snapshots",
+  "agent_snapshot_revisions",
+  "agent_settings",
+  "agent_turns",
+  "agent_messages",
+  "agent_file_journal",
+] as const;
 
 /**
  * A digest of every row of every Tracedeck table: equal before and after an operation means it

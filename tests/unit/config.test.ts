@@ -1,6 +1,8 @@
 import { fileURLToPath } from "node:url";
 import { describe, expect, test } from "vitest";
-import { ConfigError, defaultLimits, limitsFrom, loadConfig } from "../../server/config.js";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { CONFIG_VARIABLES, ConfigError, defaultLimits, limitsFrom, loadConfig } from "../../server/config.js";
 
 /** The error loadConfig throws for env, or a failure when it throws none. */
 function configError(env: Record<string, string>): ConfigError {
@@ -46,6 +48,13 @@ const defaults = {
   SHUTDOWN_GRACE_SECONDS: 10,
 };
 
+test("README documents every variable the server reads", () => {
+  const readme = readFileSync(join(import.meta.dirname, "../../README.md"), "utf8");
+  const table = readme.slice(readme.indexOf("## Configuration"), readme.indexOf("## Security and limits"));
+  const missing = CONFIG_VARIABLES.filter((name) => !table.includes(`| \`${name}\` |`));
+  expect(missing).toEqual([]);
+});
+
 describe("defaults", () => {
   test("with nothing set, every variable has the default the issue and README give", () => {
     const config = loadConfig({});
@@ -66,11 +75,12 @@ describe("defaults", () => {
       snapshotStateMaxBytes: 4194304,
       snapshotRetention: 100,
       maxBatchItems: 1000,
+      journalMaxFileBytes: 1048576,
     });
     const limits = limitsFrom(
       loadConfig({ TRACE_OUTPUT_CAP_BYTES: "1000", TOOL_INPUT_MAX_BYTES: "2048", SNAPSHOT_STATE_MAX_BYTES: "4096", SNAPSHOT_RETENTION: "3", MAX_BATCH_ITEMS: "7" }),
     );
-    expect(limits).toEqual({ traceOutputCapBytes: 1000, toolInputMaxBytes: 2048, snapshotStateMaxBytes: 4096, snapshotRetention: 3, maxBatchItems: 7 });
+    expect(limits).toEqual({ traceOutputCapBytes: 1000, toolInputMaxBytes: 2048, snapshotStateMaxBytes: 4096, snapshotRetention: 3, maxBatchItems: 7, journalMaxFileBytes: 1048576 });
   });
 });
 
