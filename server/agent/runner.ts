@@ -5,7 +5,8 @@
  * here and their cancellation.
  */
 import { randomUUID } from "node:crypto";
-import { mkdir } from "node:fs/promises";
+import { mkdir, readdir, readFile, readlink, realpath } from "node:fs/promises";
+import path from "node:path";
 import { z } from "zod";
 import { type AgentConfig, DEFAULT_MODELS } from "../config.js";
 import type { AgentSettings, AgentTurn } from "../db/generated/prisma/client.js";
@@ -98,11 +99,30 @@ export function createAgentRunner(options: AgentRunnerOptions) {
     };
   }
 
-  async function abandonGone(): Promise<void> {
+  async function abandonGone(options: { killedLeftovers?: boolean } = {}): Promise<void> {
     const gone = [...new Set([...(await services.agentRuns.goneRuns(runId, GONE_AFTER_MS)), ...(await services.agentRuns.unclaimedOwners(runId))])];
     if (gone.length === 0) return;
+    // Their commands first: a command still running must not outlive the trace that says it ended.
+    if (!options.killedLeftovers) await killLeftoverCommands();
     await services.agentTurns.abandonRuns(gone);
     await services.agentRuns.forget(gone);
+  }
+
+  /** Kills the commands a dead server process of this machine left running (see orphanedCommandGroups). */
+  async function killLeftoverCommands(): Promise<void> {
+    try {
+      const groups = await orphanedCommandGroups(config.workspacesRoot);
+      for (const group of groups) {
+        try {
+          process.kill(-group, "SIGKILL");
+        } catch {
+          // gone meanwhile
+        }
+      }
+      if (groups.length > 0) log.warn("agent.killed_leftover_commands", { groups, hint: "a server process died while these commands ran" });
+    } catch (error) {
+      log.warn("agent.leftover_commands_check_failed", { error: (error as Error).message });
+    }
   }
 
   const providerFor = (s: AgentSettingsState): ModelProvider => createProvider(s.provider as ProviderName, s.model, config.providers);
@@ -270,11 +290,13 @@ export function createAgentRunner(options: AgentRunnerOptions) {
         log.warn("agent.sandbox_unavailable", { reason: sandbox.reason, hint: "run_command and the build are refused; install bubblewrap (bwrap) or set AGENT_SANDBOX=off" });
       }
       await services.agentRuns.register(runId);
-      await abandonGone();
+      // Leftovers of a process that died before this one: also when its run was forgotten already.
+      await killLeftoverCommands();
+      await abandonGone({ killedLeftovers: true });
       heartbeat = setInterval(() => {
         void services.agentRuns
           .heartbeat(runId)
-          .then(abandonGone)
+          .then(() => abandonGone())
           .catch((error: unknown) => log.warn("agent.heartbeat_failed", { error: (error as Error).message }));
       }, HEARTBEAT_MS);
       heartbeat.unref();
@@ -370,6 +392,52 @@ export function createAgentRunner(options: AgentRunnerOptions) {
       await active.get(chatId)?.done;
     },
   };
+}
+
+/**
+ * The commands of Tracedeck agents whose server process is gone, on this machine (Linux /proc).
+ * run_command starts each command as the leader of its own session and process group (detached),
+ * with HOME set to the workspace; the server kills those groups when it exits, but a process killed
+ * with SIGKILL (or the OOM killer) runs no exit hook, and unconfined commands are not tied to it
+ * (bubblewrap's --die-with-parent takes sandboxed ones down). A group is left over when its leader
+ * is a session leader whose HOME lies inside AGENT_WORKSPACES_ROOT and whose parent is no longer a
+ * Node process (it was adopted by init or a subreaper): the commands of live servers, this one's
+ * and other processes' on the same folder, have their server as parent and are spared.
+ */
+async function orphanedCommandGroups(workspacesRoot: string): Promise<number[]> {
+  if (process.platform !== "linux") return [];
+  let root: string;
+  try {
+    root = await realpath(workspacesRoot);
+  } catch {
+    return [];
+  }
+  const inside = (target: string) => {
+    const rel = path.relative(root, target);
+    return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
+  };
+  const found: number[] = [];
+  for (const entry of await readdir("/proc").catch(() => [] as string[])) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    if (pid === process.pid) continue;
+    try {
+      const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+      // pid (comm) state ppid pgrp session …: comm may hold spaces and parentheses.
+      const [state, ppid, pgrp, session] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (state === "Z" || state === "X" || Number(pgrp) !== pid || Number(session) !== pid) continue;
+      const parent = Number(ppid);
+      if (parent === process.pid) continue;
+      const parentExe = await readlink(`/proc/${parent}/exe`).catch(() => "");
+      if (parentExe === process.execPath || /^node/.test(path.basename(parentExe))) continue;
+      const environ = (await readFile(`/proc/${pid}/environ`, "utf8")).split("\0");
+      const home = environ.find((v) => v.startsWith("HOME="))?.slice(5);
+      if (home && path.isAbsolute(home) && inside(home)) found.push(pid);
+    } catch {
+      // gone meanwhile, or another user's process
+    }
+  }
+  return found;
 }
 
 const defaultModelFor = (provider: string) => DEFAULT_MODELS[provider as keyof typeof DEFAULT_MODELS] ?? DEFAULT_MODELS.openai;

@@ -9,7 +9,8 @@ export class DataDirLockedError extends Error {
   override name = "DataDirLockedError";
 }
 
-function processAlive(pid: number): boolean {
+/** Whether a process of this machine is alive (signal 0 checks without signalling). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -1,15 +1,6 @@
 import { hostname } from "node:os";
+import { processAlive } from "../db/data-dir-lock.js";
 import type { ServiceDeps } from "./deps.js";
-
-/** Whether a process of this machine is alive (signal 0 checks without signalling). */
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 /**
  * The server processes that run agents. Each registers a run id at start and beats every so

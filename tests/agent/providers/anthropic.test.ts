@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createAnthropicProvider } from "../../../server/agent/providers/anthropic.js";
 import { ProviderError } from "../../../server/agent/providers/provider.js";
 import { closedPortUrl, sendJson, startFakeServer, type FakeServer } from "./fake-server.js";
-import { API_KEY, modelRequest, readFileTool } from "./fixtures.js";
+import { API_KEY, modelRequest, readFileTool, providerFailure } from "./fixtures.js";
 
 const servers: FakeServer[] = [];
 afterEach(async () => {
@@ -41,18 +41,7 @@ function anthropicError(type: string, text: string) {
   return { type: "error", error: { type, message: text }, request_id: "req_011" };
 }
 
-async function failure(promise: Promise<unknown>): Promise<ProviderError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ProviderError);
-  const providerError = error as ProviderError;
-  expect(providerError.provider).toBe("anthropic");
-  expect(providerError.message).not.toContain(API_KEY);
-  expect(providerError.message).not.toContain("SECRET");
-  return providerError;
-}
+const failure = (promise: Promise<unknown>) => providerFailure("anthropic", promise);
 
 describe("anthropic provider", () => {
   it("sends the conversation as Messages and normalises the answer", async () => {

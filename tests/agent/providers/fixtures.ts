@@ -1,4 +1,5 @@
-import type { ConversationMessage, ModelRequest, ToolSpec } from "../../../server/agent/providers/provider.js";
+import { expect } from "vitest";
+import { type ConversationMessage, type ModelRequest, ProviderError, type ProviderName, type ToolSpec } from "../../../server/agent/providers/provider.js";
 
 export const API_KEY = "sk-test-SECRET-0123456789abcdef";
 
@@ -42,4 +43,18 @@ export function modelRequest(overrides: Partial<ModelRequest> = {}): ModelReques
     tools: [readFileTool],
     ...overrides,
   };
+}
+
+/** The ProviderError a call fails with; its message never holds the key (nor the fake server's echo of it). */
+export async function providerFailure(provider: ProviderName, promise: Promise<unknown>): Promise<ProviderError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(ProviderError);
+  const providerError = error as ProviderError;
+  expect(providerError.provider).toBe(provider);
+  expect(providerError.message).not.toContain(API_KEY);
+  expect(providerError.message).not.toContain("SECRET");
+  return providerError;
 }

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { createOpenAiProvider, toChatCompletionRequest } from "../../../server/agent/providers/openai.js";
 import { ProviderError } from "../../../server/agent/providers/provider.js";
 import { closedPortUrl, sendJson, startFakeServer, type FakeServer } from "./fake-server.js";
-import { API_KEY, modelRequest, readFileTool } from "./fixtures.js";
+import { API_KEY, modelRequest, readFileTool, providerFailure } from "./fixtures.js";
 
 const servers: FakeServer[] = [];
 afterEach(async () => {
@@ -47,18 +47,7 @@ const completion = {
   },
 };
 
-async function failure(promise: Promise<unknown>): Promise<ProviderError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ProviderError);
-  const providerError = error as ProviderError;
-  expect(providerError.provider).toBe("openai");
-  expect(providerError.message).not.toContain(API_KEY);
-  expect(providerError.message).not.toContain("SECRET");
-  return providerError;
-}
+const failure = (promise: Promise<unknown>) => providerFailure("openai", promise);
 
 describe("openai provider", () => {
   it("sends the conversation as Chat Completions and normalises the answer", async () => {
