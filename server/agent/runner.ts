@@ -5,8 +5,7 @@
  * here and their cancellation.
  */
 import { randomUUID } from "node:crypto";
-import { mkdir, readdir, readFile, readlink, realpath } from "node:fs/promises";
-import path from "node:path";
+import { mkdir } from "node:fs/promises";
 import { z } from "zod";
 import { type AgentConfig, DEFAULT_MODELS } from "../config.js";
 import type { AgentSettings, AgentTurn } from "../db/generated/prisma/client.js";
@@ -17,6 +16,7 @@ import type { RestoreResult } from "../services/snapshots.js";
 import { parseInput, uuid } from "../services/validation.js";
 import { runAutofixBuild } from "./autofix/autofix-build.js";
 import { type FileRewindResult, applyRewind } from "./file-rewind.js";
+import { orphanedCommandGroups } from "./leftover-commands.js";
 import { type ConversationMessage, type ModelProvider, type ProviderName, createProvider } from "./providers/index.js";
 import { type Sandbox, detectSandbox } from "./sandbox.js";
 import { type AgentSettingsState, type AgentState, type PendingAutofix, fitState, readState } from "./state.js";
@@ -392,52 +392,6 @@ export function createAgentRunner(options: AgentRunnerOptions) {
       await active.get(chatId)?.done;
     },
   };
-}
-
-/**
- * The commands of Tracedeck agents whose server process is gone, on this machine (Linux /proc).
- * run_command starts each command as the leader of its own session and process group (detached),
- * with HOME set to the workspace; the server kills those groups when it exits, but a process killed
- * with SIGKILL (or the OOM killer) runs no exit hook, and unconfined commands are not tied to it
- * (bubblewrap's --die-with-parent takes sandboxed ones down). A group is left over when its leader
- * is a session leader whose HOME lies inside AGENT_WORKSPACES_ROOT and whose parent is no longer a
- * Node process (it was adopted by init or a subreaper): the commands of live servers, this one's
- * and other processes' on the same folder, have their server as parent and are spared.
- */
-async function orphanedCommandGroups(workspacesRoot: string): Promise<number[]> {
-  if (process.platform !== "linux") return [];
-  let root: string;
-  try {
-    root = await realpath(workspacesRoot);
-  } catch {
-    return [];
-  }
-  const inside = (target: string) => {
-    const rel = path.relative(root, target);
-    return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
-  };
-  const found: number[] = [];
-  for (const entry of await readdir("/proc").catch(() => [] as string[])) {
-    if (!/^\d+$/.test(entry)) continue;
-    const pid = Number(entry);
-    if (pid === process.pid) continue;
-    try {
-      const stat = await readFile(`/proc/${pid}/stat`, "utf8");
-      // pid (comm) state ppid pgrp session …: comm may hold spaces and parentheses.
-      const [state, ppid, pgrp, session] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (state === "Z" || state === "X" || Number(pgrp) !== pid || Number(session) !== pid) continue;
-      const parent = Number(ppid);
-      if (parent === process.pid) continue;
-      const parentExe = await readlink(`/proc/${parent}/exe`).catch(() => "");
-      if (parentExe === process.execPath || /^node/.test(path.basename(parentExe))) continue;
-      const environ = (await readFile(`/proc/${pid}/environ`, "utf8")).split("\0");
-      const home = environ.find((v) => v.startsWith("HOME="))?.slice(5);
-      if (home && path.isAbsolute(home) && inside(home)) found.push(pid);
-    } catch {
-      // gone meanwhile, or another user's process
-    }
-  }
-  return found;
 }
 
 const defaultModelFor = (provider: string) => DEFAULT_MODELS[provider as keyof typeof DEFAULT_MODELS] ?? DEFAULT_MODELS.openai;

@@ -217,6 +217,9 @@ describe("after kill -9 and a restart on the same data folder", () => {
     for (const [chat, pid] of sleepers) {
       expect(await waitUntil(() => !isAlive(pid), 10_000), `the sleep of chat ${chat} (pid ${pid}) still runs`).toBe(true);
     }
+    // Killed by the new server at start-up (each sleep led its own process group), not by chance.
+    const killed = second!.lines().find((l) => l.msg === "agent.killed_leftover_commands");
+    expect(killed?.groups).toEqual(expect.arrayContaining([...sleepers.values()]));
   });
 
   test("traces of external writers (no owner) are left to the age rule: a fresh one keeps running, a two-hour-old one is abandoned", async () => {
@@ -227,10 +230,14 @@ describe("after kill -9 and a restart on the same data folder", () => {
 
   test("an auto-fix loop cut during its fix turn resumes at start-up with the due attempt", async () => {
     logsOnFailure();
-    await poll("the resumed fix turn to end", async () => {
-      const { agentTurns, activeTurn } = await turnsOf(chats.fix);
-      return activeTurn === null && agentTurns.length >= 3;
-    });
+    await poll(
+      "the resumed fix turn to end",
+      async () => {
+        const { agentTurns, activeTurn } = await turnsOf(chats.fix);
+        return activeTurn === null && agentTurns.length >= 3;
+      },
+      20_000,
+    );
     const { agentTurns } = await turnsOf(chats.fix);
     expect(agentTurns.map((t) => [t.turnNumber, t.trigger, t.status, t.fixAttempt])).toEqual([
       [1, "user", "ok", null],
@@ -255,7 +262,7 @@ describe("after kill -9 and a restart on the same data folder", () => {
     logsOnFailure();
     const sent = (await gql(SEND, { chatId: chats.resume, text: "third" })).sendMessage;
     expect(sent).toEqual({ __typename: "SendMessagePayload", turnNumber: 3 });
-    await poll("turn 3 to end", async () => (await turnsOf(chats.resume)).activeTurn === null);
+    await poll("turn 3 to end", async () => (await turnsOf(chats.resume)).activeTurn === null, 20_000);
     const { agentTurns } = await turnsOf(chats.resume);
     expect(agentTurns.map((t) => [t.turnNumber, t.trigger, t.status])).toEqual([
       [1, "user", "ok"],
@@ -268,7 +275,7 @@ describe("after kill -9 and a restart on the same data folder", () => {
 
   test("the event log has a turn_finished and a trace_finished for what was abandoned, and the snapshots are intact", async () => {
     logsOnFailure();
-    await poll("the fix chat to settle", async () => (await turnsOf(chats.fix)).activeTurn === null);
+    await poll("the fix chat to settle", async () => (await turnsOf(chats.fix)).activeTurn === null, 20_000);
     await second!.stop();
     expect(existsSync(join(dataDir, "tracedeck.lock"))).toBe(false);
     const db = await openDatabase({ dataDir });
