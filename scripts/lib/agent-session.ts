@@ -16,7 +16,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { type Api, ApiError, ERROR_FIELDS, ResultError, unwrapResult } from "./api.js";
-import { type Style, type Tokens, addTokens, describeToolInput, formatMs, formatTokens, indent, oneLine, titleFromPrompt, zeroTokens } from "./format.js";
+import { type Style, type Tokens, addTokens, label, describeToolInput, formatMs, formatTokens, indent, oneLine, titleFromPrompt, zeroTokens } from "./format.js";
 
 export interface AgentStatusInfo {
   enabled: boolean;
@@ -58,8 +58,8 @@ export interface SessionOptions {
   /** Where progress is printed. */
   out: { write(text: string): unknown };
   style: Style;
-  /** Print the chat's dashboard URL in the header (the demo prints its own). */
-  showChatUrl?: boolean;
+  /** Print the server line and the chat's dashboard URL in the header (the demo prints its own). */
+  fullHeader?: boolean;
   /** Runs once the chat is set up, before the message is sent (the demo announces the URL here). */
   beforeSend?: (chat: SessionChat, settings: SessionSettings) => Promise<void>;
   /** Aborted: the running turn is cancelled (cancelTurn) and the session ends. */
@@ -145,14 +145,18 @@ interface ChatEventMessage {
 type StreamMessage = { __typename: "ChatStreamOpening"; seq: number } | ChatEventMessage;
 
 /**
- * The workspace value sent to the server. An absolute path is sent as is. A relative one that
- * exists from the current directory (or starts with ./ or ../) is made absolute; otherwise it is
- * sent as given, and the server reads it relative to its AGENT_WORKSPACES_ROOT.
+ * The workspace value sent to the server. An absolute path is sent as is. A relative one is taken
+ * from the current directory when it starts with ./ or ../, or when it names a folder there that
+ * lies inside the server's workspaces root; otherwise it is sent as given, and the server reads it
+ * relative to its AGENT_WORKSPACES_ROOT.
  */
-export function resolveWorkspaceArg(dir: string, cwd = process.cwd()): string {
+export function resolveWorkspaceArg(dir: string, workspacesRoot: string, cwd = process.cwd()): string {
   if (path.isAbsolute(dir)) return path.normalize(dir);
-  if (/^\.\.?(\/|$)/.test(dir) || existsSync(path.resolve(cwd, dir))) return path.resolve(cwd, dir);
-  return dir;
+  const fromCwd = path.resolve(cwd, dir);
+  if (/^\.\.?(\/|$)/.test(dir)) return fromCwd;
+  const rel = path.relative(path.resolve(workspacesRoot), fromCwd);
+  const inside = rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
+  return inside && existsSync(fromCwd) ? fromCwd : dir;
 }
 
 /** A ResultError or ApiError as lines for a person: the message, then each issue. */
@@ -190,6 +194,8 @@ export async function runAgentSession(options: SessionOptions): Promise<SessionR
   const status = await fetchAgentStatus(api);
   if (!status.enabled) throw new ApiError(`the agent is off on this server: ${status.disabledReason ?? "no reason given"}`);
 
+  const workspace = resolveWorkspaceArg(options.workspace, status.workspacesRoot, options.cwd);
+
   // 2. The chat.
   let chat: SessionChat;
   let after: string;
@@ -202,7 +208,7 @@ export async function runAgentSession(options: SessionOptions): Promise<SessionR
   } else {
     const created = unwrapResult(
       (await api.request<{ createChat: { __typename: string; id: string; uuid: string; title: string; eventCursor: string } }>(CREATE_CHAT, {
-        input: { title: titleFromPrompt(options.prompt), workspace: options.workspace },
+        input: { title: titleFromPrompt(options.prompt), workspace },
       })).createChat,
     );
     chat = { id: created.id, uuid: created.uuid, title: created.title, url: `${api.baseUrl}/chats/${created.uuid}`, created: true };
@@ -216,54 +222,77 @@ export async function runAgentSession(options: SessionOptions): Promise<SessionR
   // 3. The agent's settings for the chat.
   let settings: SessionSettings;
   try {
-    const workspace = resolveWorkspaceArg(options.workspace, options.cwd);
-    settings = unwrapResult(
-      (await api.request<{ updateAgentSettings: SessionSettings & { __typename: string } }>(UPDATE_SETTINGS, { chatId: chat.id, input: settingsInput(options, workspace) }))
-        .updateAgentSettings,
-    );
+    try {
+      settings = unwrapResult(
+        (await api.request<{ updateAgentSettings: SessionSettings & { __typename: string } }>(UPDATE_SETTINGS, { chatId: chat.id, input: settingsInput(options, workspace) }))
+          .updateAgentSettings,
+      );
+    } catch (error) {
+      const issue = error instanceof ResultError ? error.issues.find((i) => i.path.at(-1) === "workspace") : undefined;
+      if (issue) throw new ApiError(`the workspace ${workspace} was refused: it ${issue.message}`);
+      throw error;
+    }
   } catch (error) {
     await dropChat();
     throw error;
   }
 
-  // The header.
-  const sandboxNote =
-    status.sandbox === "bwrap"
-      ? style.green("sandbox bwrap")
-      : status.sandbox === "off"
-        ? style.yellow("sandbox off: commands run unconfined")
-        : status.sandbox === "unavailable"
-          ? style.red(`sandbox unavailable: commands will be refused (${status.sandboxReason ?? "no reason given"})`)
-          : `sandbox ${status.sandbox}`;
-  const build = settings.buildCommand === null ? "detected" : settings.buildCommand.length === 0 ? "off" : settings.buildCommand.join(" ");
-  say(`${style.bold("Tracedeck")}  ${api.baseUrl} · ${sandboxNote}`);
-  say(`${style.bold("Chat")}       ${chat.title}${chat.created ? style.dim(" (new)") : ""}`);
-  if (options.showChatUrl !== false) say(`${style.bold("Dashboard")}  ${style.cyan(chat.url)}`);
-  say(
-    `${style.bold("Agent")}      ${settings.provider} · ${settings.model} · workspace ${path.resolve(status.workspacesRoot, settings.workspace)} · build ${build} · ${settings.fixAttempts} auto-fix attempt${settings.fixAttempts === 1 ? "" : "s"}`,
-  );
+  // The header: before the demo's announcement, else once the message is accepted (a refused
+  // message leaves no chat behind to link to). Events that come first wait for it.
+  let headerShown = false;
+  const waiting: ChatEventMessage[] = [];
+  const showHeader = () => {
+    if (headerShown) return;
+    headerShown = true;
+    const sandboxNote =
+      status.sandbox === "bwrap"
+        ? style.green("sandbox bwrap")
+        : status.sandbox === "off"
+          ? style.yellow("sandbox off: commands run unconfined")
+          : status.sandbox === "unavailable"
+            ? style.red(`sandbox unavailable: commands will be refused (${status.sandboxReason ?? "no reason given"})`)
+            : `sandbox ${status.sandbox}`;
+    const build = settings.buildCommand === null ? "detected" : settings.buildCommand.length === 0 ? "off" : settings.buildCommand.join(" ");
+    const full = options.fullHeader !== false;
+    if (full) say(`${label("Tracedeck", style)}${api.baseUrl} · ${sandboxNote}`);
+    say(`${label("Chat", style)}${chat.title}${chat.created ? style.dim(" (new)") : ""}`);
+    if (full) say(`${label("Dashboard", style)}${style.cyan(chat.url)}`);
+    say(
+      `${label("Agent", style)}${settings.provider} · ${settings.model} · workspace ${path.resolve(status.workspacesRoot, settings.workspace)} · build ${build} · ${settings.fixAttempts} auto-fix attempt${settings.fixAttempts === 1 ? "" : "s"}`,
+    );
+    for (const event of waiting.splice(0)) onEvent(event);
+  };
 
-  if (options.beforeSend) await options.beforeSend(chat, settings);
+  if (options.beforeSend) {
+    showHeader();
+    await options.beforeSend(chat, settings);
+  }
 
   // 4. The stream, then the message.
   const turns: FinishedTurn[] = [];
   const traces: TraceLine[] = [];
   let tokens = zeroTokens();
+  if (options.signal?.aborted) {
+    // Cancelled before anything was sent: nothing to cancel on the server.
+    await dropChat();
+    return { chat, settings, status, turns, traces, finalStatus: "cancelled", buildFailing: false, buildPassed: false, tokens, exitCode: 130 };
+  }
   let lastBuild: string | null = null;
   let finished!: (turn: EventTurn | null) => void;
   const runOver = new Promise<EventTurn | null>((resolve) => (finished = resolve));
   let runEnded = false;
 
-  const onEvent = (event: ChatEventMessage) => {
+  const errorsSaid = new Set<string>();
+  function onEvent(event: ChatEventMessage): void {
     switch (event.kind) {
       case "turn_started": {
         const turn = event.turn!;
         say();
-        const label = turn.trigger === "autofix" ? ` · auto-fix attempt ${turn.fixAttempt ?? "?"}` : "";
-        say(style.bold(`── Turn ${turn.turnNumber}${label} ${"─".repeat(Math.max(4, 48 - label.length))}`));
+        const which = turn.trigger === "autofix" ? ` · auto-fix attempt ${turn.fixAttempt ?? "?"} of ${settings.fixAttempts}` : "";
+        say(style.bold(`── Turn ${turn.turnNumber}${which} ${"─".repeat(Math.max(4, 48 - which.length))}`));
         const promptLines = turn.prompt.trim().split("\n");
         const rest = promptLines.length - 1;
-        say(style.dim(`» ${oneLine(promptLines[0] ?? "", 160)}${rest > 0 ? ` (+${rest} line${rest === 1 ? "" : "s"})` : ""}`));
+        say(style.dim(`» ${oneLine(promptLines[0] ?? "", 160)}${rest > 0 ? ` … (+${rest} line${rest === 1 ? "" : "s"})` : ""}`));
         break;
       }
       case "trace_started": {
@@ -298,6 +327,7 @@ export async function runAgentSession(options: SessionOptions): Promise<SessionR
         say(indent(event.message!.text, "  "));
         break;
       case "agent_error":
+        errorsSaid.add(event.message!.text);
         say(`${style.red("!")} ${style.red(indent(event.message!.text, "  ").trimStart())}`);
         break;
       case "turn_finished": {
@@ -316,7 +346,7 @@ export async function runAgentSession(options: SessionOptions): Promise<SessionR
         tokens = addTokens(tokens, turn.tokens);
         const mark = turn.status === "ok" ? style.green("■") : style.red("■");
         const statusText = turn.status === "ok" ? style.green("ok") : style.red(turn.status);
-        say(`${mark} Turn ${turn.turnNumber} ${statusText}${turn.outcome ? `: ${turn.outcome}` : ""}${turn.error && turn.error !== turn.outcome ? style.red(` (${turn.error})`) : ""}`);
+        say(`${mark} Turn ${turn.turnNumber} ${statusText}${turn.outcome ? `: ${turn.outcome}` : ""}${turn.error && turn.error !== turn.outcome && !errorsSaid.has(turn.error) ? style.red(` (${turn.error})`) : ""}`);
         say(style.dim(`  tokens: ${formatTokens(turn.tokens)}`));
         if (!turn.fixFollows) {
           runEnded = true;
@@ -332,9 +362,11 @@ export async function runAgentSession(options: SessionOptions): Promise<SessionR
       default:
         break; // chat_updated, snapshot_saved, …: the dashboard's business
     }
-  };
+  }
 
-  const stream = openChatStream(api, chat.id, after, onEvent, (attempt) => say(style.yellow(`… the connection to Tracedeck was lost; reconnecting (attempt ${attempt})`)));
+  const stream = openChatStream(api, chat.id, after, (event) => (headerShown ? onEvent(event) : waiting.push(event)), (state) =>
+    say(style.yellow(state === "lost" ? "… the connection to Tracedeck was lost; reconnecting (for up to 30 s)" : "… reconnected")),
+  );
   try {
     await stream.opened;
   } catch (error) {
@@ -348,8 +380,11 @@ export async function runAgentSession(options: SessionOptions): Promise<SessionR
   } catch (error) {
     stream.dispose();
     await dropChat();
+    const issue = error instanceof ResultError ? error.issues.find((i) => i.path.at(-1) === "workspace") : undefined;
+    if (issue) throw new ApiError(`cannot start the turn: ${issue.message}`);
     throw error;
   }
+  showHeader();
 
   // 5. Until the run is over, the stream fails, or the user cancels.
   let cancelledByUser = false;
@@ -369,13 +404,13 @@ export async function runAgentSession(options: SessionOptions): Promise<SessionR
           const result = unwrapResult(
             (await api.request<{ cancelTurn: { __typename: string; turn: { turnNumber: number; status: string } } }>(CANCEL_TURN, { chatId: chat.id }, { timeoutMs: 60_000 })).cancelTurn,
           );
-          say(style.yellow(`Turn ${result.turn.turnNumber} ${result.turn.status}.`));
+          // Its turn_finished, printed if it arrives soon; else what cancelTurn said.
+          await Promise.race([runOver, new Promise((resolve) => setTimeout(resolve, 3_000))]);
+          if (!runEnded) say(style.yellow(`■ Turn ${result.turn.turnNumber} ${result.turn.status}`));
         } catch (error) {
           // NotFound: the turn ended meanwhile.
           if (!(error instanceof ResultError && error.typename === "NotFoundError")) say(style.red(`! cancelTurn: ${describeError(error)}`));
         }
-        // Its turn_finished, printed if it arrives soon.
-        await Promise.race([runOver, new Promise((resolve) => setTimeout(resolve, 3_000))]);
       }
       last = null;
     } else {
@@ -393,12 +428,12 @@ export async function runAgentSession(options: SessionOptions): Promise<SessionR
 }
 
 /**
- * chatEvents from `after`, resumed from the last event's cursor when the connection drops (a few
- * tries a second apart). `opened` resolves with the stream's opening; `ended` when the server ends
+ * chatEvents from `after`, resumed from the last event's cursor when the connection drops (for up
+ * to about 30 s, a try a second). `opened` resolves with the stream's opening; `ended` when the server ends
  * the stream; either rejects with an ApiError when the stream cannot go on.
  */
-function openChatStream(api: Api, chatId: string, after: string, onEvent: (event: ChatEventMessage) => void, onReconnecting: (attempt: number) => void) {
-  const MAX_RETRIES = 10;
+function openChatStream(api: Api, chatId: string, after: string, onEvent: (event: ChatEventMessage) => void, onConnection: (state: "lost" | "back") => void) {
+  const MAX_RETRIES = 30;
   let cursor = after;
   let disposed = false;
   let isOpen = false;
@@ -425,6 +460,7 @@ function openChatStream(api: Api, chatId: string, after: string, onEvent: (event
           const message = value.data?.chatEvents;
           if (!message) return;
           if (message.__typename === "ChatStreamOpening") {
+            if (failures > 0) onConnection("back");
             failures = 0;
             if (!isOpen) {
               isOpen = true;
@@ -448,13 +484,13 @@ function openChatStream(api: Api, chatId: string, after: string, onEvent: (event
             const why = (error as Error)?.message || (typeof code === "number" ? `close code ${code}` : "connection failed");
             return fail(new ApiError(`cannot keep the event stream of ${api.wsUrl} open (${why})`));
           }
-          onReconnecting(failures);
+          if (failures === 1) onConnection("lost");
           void client.dispose();
           setTimeout(() => {
             if (disposed) return;
             client = api.wsClient();
             connect();
-          }, 1_000).unref();
+          }, 1_000);
         },
         complete: () => {
           if (!disposed) endedResolve();
@@ -480,11 +516,12 @@ export function summarizeSession(result: SessionResult, style: Style): string {
   const byStatus = (s: string) => result.traces.filter((t) => t.status === s).length;
   const failed = result.traces.length - byStatus("ok");
   lines.push(
-    `${style.bold("Turns")}      ${result.turns.length} (${result.turns.map((t) => `${t.turnNumber} ${t.trigger === "autofix" ? "auto-fix" : "user"} ${t.status}`).join(", ") || "none finished"})`,
+    `${label("Turns", style)}${result.turns.length} (${result.turns.map((t) => `${t.turnNumber} ${t.trigger === "autofix" ? "auto-fix" : "user"} ${t.status}`).join(", ") || "none finished"})`,
   );
-  lines.push(`${style.bold("Tool calls")} ${result.traces.length}${failed ? ` (${failed} not ok)` : ""}: ${result.traces.map((t) => `${t.toolName}${t.status === "ok" ? "" : ` ${t.status}`}`).join(", ")}`);
+  const calls = result.traces.map((t) => `${t.toolName}${t.status === "ok" ? "" : ` ${t.status}`}`).join(", ");
+  lines.push(`${label("Tool calls", style)}${result.traces.length}${failed ? ` (${failed} not ok)` : ""}${calls ? `: ${calls}` : ""}`);
   const build = result.buildPassed ? style.green("passed") : result.buildFailing ? style.red("failing") : "not run";
-  lines.push(`${style.bold("Build")}      ${build}`);
-  lines.push(`${style.bold("Tokens")}     ${formatTokens(result.tokens)}`);
+  lines.push(`${label("Build", style)}${build}`);
+  lines.push(`${label("Tokens", style)}${formatTokens(result.tokens)}`);
   return lines.join("\n");
 }

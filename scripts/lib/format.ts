@@ -27,6 +27,11 @@ export function createStyle(color: boolean): Style {
   return { bold: code(1, 22), dim: code(2, 22), red: code(31, 39), green: code(32, 39), yellow: code(33, 39), cyan: code(36, 39) };
 }
 
+/** A bold label padded to the column where the values of a block of `Label  value` lines start. */
+export function label(name: string, style: Style, width = 11): string {
+  return style.bold(name) + " ".repeat(Math.max(1, width - name.length));
+}
+
 /** One line at most `max` characters, whitespace collapsed, an ellipsis when cut. */
 export function oneLine(text: string, max = 100): string {
   const flat = text.replace(/\s+/g, " ").trim();
@@ -54,12 +59,11 @@ export function describeToolInput(toolName: string, input: unknown): string {
       const program = str(i.program) ?? "";
       const args = Array.isArray(i.args) ? i.args.filter((a): a is string => typeof a === "string") : [];
       const cwd = str(i.cwd);
-      return oneLine(`${shellWords([program, ...args])}${cwd && cwd !== "." ? `  (in ${cwd})` : ""}`, 120);
+      return oneLine(`${shellWords([program, ...args])}${cwd && cwd !== "." ? ` (in ${cwd})` : ""}`, 120);
     }
     case "list_files": {
-      const parts = [str(i.path) ?? "."];
-      if (num(i.depth) !== undefined) parts.push(`depth ${i.depth}`);
-      return parts.join(", ");
+      const depth = num(i.depth);
+      return `${str(i.path) ?? "."}${depth !== undefined ? ` (depth ${depth})` : ""}`;
     }
     case "read_file": {
       const from = num(i.startLine);
@@ -117,7 +121,7 @@ export function formatMs(ms: number | null | undefined): string {
 /** Each line of `text` after `prefix`; at most `maxLines`, then a "… N more lines" line. */
 export function indent(text: string, prefix: string, maxLines = Infinity): string {
   const lines = text.replace(/\s+$/, "").split("\n");
-  const shown = lines.slice(0, maxLines).map((line) => `${prefix}${line}`);
+  const shown = lines.slice(0, maxLines).map((line) => (line.trim() === "" ? prefix.trimEnd() : `${prefix}${line}`));
   if (lines.length > maxLines) shown.push(`${prefix}… ${lines.length - maxLines} more line${lines.length - maxLines === 1 ? "" : "s"}`);
   return shown.join("\n");
 }
