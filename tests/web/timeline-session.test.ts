@@ -106,7 +106,7 @@ describe("SessionTimeline", () => {
     await restoreButtons()[0]!.trigger("click");
     await w.find('[data-testid="confirm-restore"]').trigger("click");
     await flush();
-    expect(fake.named("RestoreSnapshot").map((o) => o.variables)).toEqual([{ chatId: "chat-1", turn: 1 }]);
+    expect(fake.named("RestoreSnapshot").map((o) => o.variables)).toEqual([{ chatId: "chat-1", turn: 1, rewindFiles: false }]);
     expect(w.emitted("restored")).toEqual([[1]]);
     expect(dialog().exists()).toBe(false);
     const result = w.find('[data-testid="restore-result"]');

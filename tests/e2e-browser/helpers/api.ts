@@ -1,5 +1,6 @@
 // Seeding through the public GraphQL API over HTTP, as an agent would: createChat,
-// recordToolTraces (batches of up to 1,000), startToolTrace/finishToolTrace and saveSnapshot.
+// recordToolTraces (batches of up to 1,000), startToolTrace/finishToolTrace and saveSnapshot; and
+// Tracedeck's own agent: updateAgentSettings, Chat.agentTurns.
 // Every typed error result (ValidationError, ConflictError, NotFoundError) throws.
 
 export interface TokenInput {
@@ -116,6 +117,28 @@ export class Api {
       { id: chatId },
     );
     return data.chat.snapshots.edges.map((e) => e.node);
+  }
+
+  /** updateAgentSettings: fields left out keep their value. */
+  async updateAgentSettings(
+    chatId: string,
+    input: { provider?: string; model?: string; workspace?: string; buildCommand?: string[]; fixAttempts?: number },
+  ): Promise<{ provider: string; model: string; workspace: string }> {
+    const data = await this.gql<{ updateAgentSettings: { __typename: string } }>(
+      `mutation($chatId: ID!, $input: AgentSettingsInput!) { updateAgentSettings(chatId: $chatId, input: $input) { __typename
+         ... on AgentSettings { provider model workspace } ... on Error { message } ... on ValidationError { issues { path message } } } }`,
+      { chatId, input },
+    );
+    return Api.unwrap(data.updateAgentSettings, "AgentSettings");
+  }
+
+  /** The chat's agent turns, oldest first. */
+  async agentTurns(chatId: string): Promise<{ turnNumber: number; trigger: string; status: string; fixAttempt: number | null; fixFollows: boolean; outcome: string | null }[]> {
+    const data = await this.gql<{ chat: { agentTurns: { turnNumber: number; trigger: string; status: string; fixAttempt: number | null; fixFollows: boolean; outcome: string | null }[] } }>(
+      `query($id: ID!) { chat(id: $id) { agentTurns(last: 20) { turnNumber trigger status fixAttempt fixFollows outcome } } }`,
+      { id: chatId },
+    );
+    return data.chat.agentTurns;
   }
 
   async traceCount(chatId: string): Promise<number> {

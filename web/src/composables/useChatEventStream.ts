@@ -76,6 +76,21 @@ export const ChatEventStreamDocument = graphql(`
           id
           turn
         }
+        turn {
+          id
+          turnNumber
+          trigger
+          status
+          fixAttempt
+          fixFollows
+          outcome
+        }
+        message {
+          id
+          turnNumber
+          kind
+          text
+        }
       }
     }
   }

@@ -19,15 +19,20 @@ export function mergeMessages(a: readonly AgentMessageInfo[], b: readonly AgentM
 
 /**
  * The turns with `turn` put in (by id; else by turn number), in turn order. An event carries the
- * turn as it stands now, so the given copy wins, but messages known here that it lacks are kept
- * (an assistant_message event may have arrived before a turn event that was read earlier).
+ * turn as it stands now, so the given copy wins, except that an ended turn is never taken back to
+ * running (a read that started before the turn ended may answer after its turn_finished event);
+ * messages known here that the given copy lacks are kept either way.
  */
 export function upsertTurn(turns: readonly AgentTurnInfo[], turn: AgentTurnInfo): AgentTurnInfo[] {
   const at = turns.findIndex((t) => t.id === turn.id || t.turnNumber === turn.turnNumber);
   const next = [...turns];
   if (at >= 0) {
     const known = turns[at]!;
-    next[at] = known.id === turn.id ? { ...turn, messages: mergeMessages(known.messages, turn.messages) } : turn;
+    if (known.id !== turn.id) next[at] = turn;
+    else {
+      const stale = known.status !== "running" && turn.status === "running";
+      next[at] = { ...(stale ? known : turn), messages: mergeMessages(known.messages, turn.messages) };
+    }
   } else next.push(turn);
   return next.sort((x, y) => x.turnNumber - y.turnNumber);
 }
@@ -42,7 +47,10 @@ export function upsertMessage(turns: readonly AgentTurnInfo[], message: AgentMes
 }
 
 /** "auto-fix attempt 2 of 3": the attempt and the loop's limit as the fix message says them. */
-export function fixAttemptOf(turn: Pick<AgentTurnInfo, "trigger" | "fixAttempt" | "prompt">, maxAttempts?: number | null): { attempt: number; of: number | null } | null {
+export function fixAttemptOf(
+  turn: Pick<AgentTurnInfo, "trigger" | "fixAttempt" | "prompt">,
+  maxAttempts?: number | null,
+): { attempt: number; of: number | null } | null {
   if (turn.trigger !== "autofix") return null;
   const said = /auto-fix attempt (\d+) of (\d+)/.exec(turn.prompt);
   const attempt = turn.fixAttempt ?? (said ? Number(said[1]) : null);
@@ -87,7 +95,8 @@ export function turnMarks(turn: AgentTurnInfo, maxAttempts?: number | null): Tur
   const fix = fixLabel(turn, maxAttempts);
   if (fix) marks.push({ kind: "fix", label: fix, tone: "fix" });
   if (turn.status === "running") marks.push({ kind: "status", label: "agent running", tone: "running" });
-  else if (turn.status !== "ok") marks.push({ kind: "status", label: `agent ${turn.status}`, tone: turn.status === "error" ? "error" : turn.status === "abandoned" ? "warn" : "muted" });
+  else if (turn.status !== "ok")
+    marks.push({ kind: "status", label: `agent ${turn.status}`, tone: turn.status === "error" ? "error" : turn.status === "abandoned" ? "warn" : "muted" });
   const build = buildMark(turn);
   if (build) marks.push(build);
   return marks;
@@ -116,8 +125,22 @@ const TITLES: Record<AgentActionError["type"], string> = {
 
 export const actionErrorTitle = (error: AgentActionError) => TITLES[error.type] ?? "Failed";
 
+/** The issues a ValidationError's message does not already say (the server's message often lists them). */
+export function unsaidIssues(message: string, issues: readonly { path: readonly string[]; message: string }[]): { path: string[]; message: string }[] {
+  return issues.filter((i) => !message.includes(i.message)).map((i) => ({ path: [...i.path], message: i.message }));
+}
+
+/** A refusal in one line: the message, then any issue it does not already say ("path: message"). */
+export function refusalText(message: string, issues: readonly { path: readonly string[]; message: string }[]): string {
+  const rest = unsaidIssues(message, issues).map((i) => `${i.path.join(".")}: ${i.message}`);
+  return rest.length ? `${message} (${rest.join("; ")})` : message;
+}
+
 /** A mutation's union member as an AgentActionError, or null for the payload. */
-export function typedError(result: { __typename?: string; message?: string; issues?: readonly { path: readonly string[]; message: string }[] } | null | undefined, success: string): AgentActionError | null {
+export function typedError(
+  result: { __typename?: string; message?: string; issues?: readonly { path: readonly string[]; message: string }[] } | null | undefined,
+  success: string,
+): AgentActionError | null {
   if (!result) return { type: "Error", message: "The server gave no answer.", issues: [] };
   if (result.__typename === success) return null;
   const type = (["ConflictError", "AgentDisabledError", "ValidationError", "NotFoundError"] as const).find((t) => t === result.__typename) ?? "Error";
