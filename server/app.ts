@@ -1,14 +1,16 @@
 import type { AddressInfo } from "node:net";
 import { type AgentRunner, createAgentRunner } from "./agent/runner.js";
 import type { Sandbox } from "./agent/sandbox.js";
-import { type AgentConfig, agentConfigFrom, type Config, limitsFrom } from "./config.js";
+import { type AgentConfig, agentConfigFrom, type ClaudeCodeConfig, claudeCodeConfigFrom, type Config, limitsFrom } from "./config.js";
 import { isDatabaseUnavailable } from "./db/availability.js";
 import type { Database } from "./db/client.js";
 import type { MigrationFile } from "./db/migrate.js";
 import { createEventBus, type EventBus } from "./events/pubsub.js";
 import { createRedisEventBus } from "./events/redis.js";
 import { type ChatEventRouter, startChatEventRouter } from "./events/router.js";
+import { claudeCodeHooksEndpoint } from "./http/claude-code-hooks.js";
 import { dashboardEndpoint } from "./http/dashboard.js";
+import { type ClaudeCodeHooks, createClaudeCodeHooks } from "./ingest/claude-code/hooks.js";
 import { graphiqlAssetsEndpoint } from "./http/graphiql.js";
 import { graphqlEndpoint } from "./http/graphql.js";
 import { healthzEndpoint } from "./http/healthz.js";
@@ -32,6 +34,8 @@ export interface AppOptions {
   /** Tests: the agent's sandbox instead of detecting one, and settings over the configuration's. */
   agentSandbox?: Sandbox;
   agentConfig?: Partial<AgentConfig>;
+  /** Tests: Claude Code ingest settings over the configuration's. */
+  claudeCodeConfig?: Partial<ClaudeCodeConfig>;
 }
 
 export interface App {
@@ -40,6 +44,8 @@ export interface App {
   yoga: TracedeckYoga;
   /** Tracedeck's agent; start() starts it, in-process tests call agent.start() themselves. */
   agent: AgentRunner;
+  /** Claude Code's hooks (POST /hooks/claude-code). */
+  claudeCode: ClaudeCodeHooks;
   /** Subscribes to the event channel and confirms it; start() does this, in-process tests call it. */
   ready(): Promise<void>;
   /** Listens on the configured HOST and PORT (0 picks a free port); resolves to the real URL. */
@@ -76,6 +82,7 @@ export function buildApp(options: AppOptions): App {
     snapshotMaxBytes: config.SNAPSHOT_STATE_MAX_BYTES,
     sandbox: options.agentSandbox,
   });
+  const claudeCode = createClaudeCodeHooks({ services, config: { ...claudeCodeConfigFrom(config), ...options.claudeCodeConfig }, log });
   const yoga = createTracedeckYoga({ config, services, router: routerProxy, agent, log, databaseKind: db.kind });
 
   const policy = createRequestPolicy(config);
@@ -84,6 +91,7 @@ export function buildApp(options: AppOptions): App {
     endpoints: [
       healthzEndpoint(db, log, options.migrationFiles),
       graphqlEndpoint(yoga),
+      claudeCodeHooksEndpoint(claudeCode, log),
       graphiqlAssetsEndpoint,
       dashboardEndpoint(config.DASHBOARD_DIR),
     ],
@@ -113,6 +121,7 @@ export function buildApp(options: AppOptions): App {
     bus,
     yoga,
     agent,
+    claudeCode,
     ready,
     async start(port = config.PORT) {
       await ready();
@@ -140,6 +149,7 @@ export function buildApp(options: AppOptions): App {
       const [cut] = await Promise.all([server.listening ? http.drain(graceMs) : 0, websocket.close(graceMs)]);
       if (cut > 0) log.warn("server.requests_cut", { count: cut, graceSeconds: config.SHUTDOWN_GRACE_SECONDS });
       await sweeping;
+      await claudeCode.idle();
       await routerProxy.close();
       await redis?.close();
     },

@@ -1,4 +1,5 @@
-import { resolve } from "node:path";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
 
@@ -135,6 +136,12 @@ const schema = z.object({
   OPENAI_BASE_URL: optionalUrl(["http", "https"]),
   ANTHROPIC_API_KEY: secret,
   ANTHROPIC_BASE_URL: optionalUrl(["http", "https"]),
+  /** Read Claude Code transcripts named by hooks for token usage. Unset: on when the server listens on loopback only. */
+  CLAUDE_CODE_TRANSCRIPTS: onOff,
+  /** The only folder transcripts are read from (realpath). Unset: ~/.claude/projects. */
+  CLAUDE_PROJECTS_DIR: z.string().min(1).optional(),
+  /** The most bytes of transcripts read after one hook. */
+  CLAUDE_TRANSCRIPT_READ_MAX_BYTES: int(1024, 1024 * 1024 * 1024).default(16 * 1024 * 1024),
   /** Test switch: hold the migration lock this long, so a race can be observed. */
   TRACEDECK_TEST_MIGRATION_LOCK_HOLD_MS: int(0, 60000).default(0),
 });
@@ -251,5 +258,21 @@ export function agentConfigFrom(config: Config): AgentConfig {
       anthropic: { apiKey: config.ANTHROPIC_API_KEY, baseURL: config.ANTHROPIC_BASE_URL, timeoutMs },
       scriptsDir: config.AGENT_SCRIPTS_DIR,
     },
+  };
+}
+
+export interface ClaudeCodeConfig {
+  /** Whether transcripts named by hooks are read (for token usage). */
+  readTranscripts: boolean;
+  projectsDir: string;
+  readMaxBytes: number;
+}
+
+export function claudeCodeConfigFrom(config: Config): ClaudeCodeConfig {
+  const loopbackOnly = isLoopbackHost(config.HOST.replace(/^\[|\]$/g, ""));
+  return {
+    readTranscripts: config.CLAUDE_CODE_TRANSCRIPTS ?? loopbackOnly,
+    projectsDir: resolve(config.CLAUDE_PROJECTS_DIR ?? join(homedir(), ".claude", "projects")),
+    readMaxBytes: config.CLAUDE_TRANSCRIPT_READ_MAX_BYTES,
   };
 }

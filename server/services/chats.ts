@@ -4,7 +4,8 @@ import type { Chat } from "../db/generated/prisma/client.js";
 import { NotFoundError } from "../errors.js";
 import { publishChatEvents } from "../events/pubsub.js";
 import type { ServiceDeps } from "./deps.js";
-import { writeChats } from "./chat-writes.js";
+import { type Tx, writeChats } from "./chat-writes.js";
+import type { ChatEventMessage } from "../events/topics.js";
 import { optional, parseInput, uuid, storableText } from "./validation.js";
 
 const title = z.string().trim().min(1, "must not be empty").max(500, "must be at most 500 characters").transform(storableText);
@@ -17,6 +18,24 @@ export type CreateChatInput = z.input<typeof createChatInput>;
 
 const renameChatInput = z.object({ id: uuid, title });
 export type RenameChatInput = z.input<typeof renameChatInput>;
+
+/**
+ * Inserts a chat and its first event (seq 1) in the caller's transaction; the caller publishes
+ * createdEvent(chat) after the commit. Input already parsed (createChatInput).
+ */
+export async function insertChat(tx: Tx, data: { title?: string; workspace?: string }): Promise<Chat> {
+  const id = randomUUID();
+  const created = await tx.chat.create({
+    data: { id, title: data.title ?? "Untitled chat", workspace: data.workspace ?? null, currentSessionId: randomUUID(), eventSeq: 1 },
+  });
+  await tx.chatEvent.create({ data: { chatId: id, seq: 1, kind: "chat_created", subjectId: id, createdAt: created.createdAt } });
+  return created;
+}
+
+export const createdEvent = (chat: Chat): ChatEventMessage => ({ chatId: chat.id, seq: 1, kind: "chat_created", subjectId: chat.id, at: chat.createdAt.toISOString() });
+
+/** A chat's input checked as create() checks it: for services that create chats of their own. */
+export const parseCreateChatInput = (input: CreateChatInput) => parseInput(createChatInput, input);
 
 export function createChatService(deps: ServiceDeps) {
   const { prisma } = deps;
@@ -33,16 +52,8 @@ export function createChatService(deps: ServiceDeps) {
 
     async create(input: CreateChatInput = {}): Promise<Chat> {
       const data = parseInput(createChatInput, input);
-      const id = randomUUID();
-      const chat = await prisma.$transaction(async (tx) => {
-        // A new chat's first event is seq 1, in the same transaction as the row.
-        const created = await tx.chat.create({
-          data: { id, title: data.title ?? "Untitled chat", workspace: data.workspace ?? null, currentSessionId: randomUUID(), eventSeq: 1 },
-        });
-        await tx.chatEvent.create({ data: { chatId: id, seq: 1, kind: "chat_created", subjectId: id, createdAt: created.createdAt } });
-        return created;
-      });
-      publishChatEvents(deps.bus, [{ chatId: id, seq: 1, kind: "chat_created", subjectId: id, at: chat.createdAt.toISOString() }]);
+      const chat = await prisma.$transaction((tx) => insertChat(tx, data));
+      publishChatEvents(deps.bus, [createdEvent(chat)]);
       return chat;
     },
 

@@ -4,6 +4,7 @@ import { createAgentSettingsService } from "./agent-settings.js";
 import { createAgentTurnService } from "./agent-turns.js";
 import { createChatService } from "./chats.js";
 import { createFileJournalService } from "./file-journal.js";
+import { createIngestSessionService } from "./ingest-sessions.js";
 import { createSnapshotService } from "./snapshots.js";
 import { createTraceService } from "./traces.js";
 
@@ -19,6 +20,7 @@ export function createServices(deps: ServiceDeps) {
     agentSettings: createAgentSettingsService(deps),
     agentRuns: createAgentRunService(deps),
     fileJournal: createFileJournalService(deps),
+    ingestSessions: createIngestSessionService(deps),
   };
 }
 

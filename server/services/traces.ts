@@ -36,6 +36,9 @@ function startShape(toolInputMaxBytes: number) {
     startedAt: optional(date),
     /** Tracedeck's own agent: the process (agent_runs.id) that runs the call; not part of the API. */
     ownerRunId: optional(uuid),
+    /** The subagent that made the call (Claude Code's agent_id, agent_type). */
+    agentId: optional(label(256)),
+    agentType: optional(label(256)),
   };
 }
 
@@ -144,6 +147,8 @@ export function createTraceService(deps: ServiceDeps) {
       startHash: startHashOf(d),
       createdAt: new Date(),
       ownerRunId: d.ownerRunId ?? null,
+      agentId: d.agentId ?? null,
+      agentType: d.agentType ?? null,
     };
   }
 
@@ -313,6 +318,11 @@ export function createTraceService(deps: ServiceDeps) {
       return trace;
     },
 
+    /** How many traces a turn of the chat has. */
+    async countInTurn(chatId: string, turnNumber: number): Promise<number> {
+      return prisma.toolTrace.count({ where: { chatId, turnNumber } });
+    },
+
     /** Starts a trace (status running). The same tool_call_id again returns the stored row when identical. */
     async start(input: StartTraceInput): Promise<ToolTrace> {
       const d = parseInput(s.start, input);
@@ -373,6 +383,36 @@ export function createTraceService(deps: ServiceDeps) {
         if (error instanceof TracedeckError) error.message = `items.${index}: ${error.message}`;
         throw error;
       }
+    },
+
+    /**
+     * Usage learnt after the calls (from a transcript): each step's tokens stored once (the largest
+     * count of each kind, as for any step), and the chat's traces that step asked for, by tool call
+     * id, joined to it when they have no step yet. One chat_updated event when anything was given.
+     */
+    async attachStepUsage(chatId: string, steps: readonly { stepKey: string; tokens: TokenCounts; toolCallIds: readonly string[] }[]): Promise<{ linkedTraces: number }> {
+      const d = parseInput(
+        z.object({
+          chatId: uuid,
+          steps: z.array(z.object({ stepKey: label(512), tokens: tokensInput, toolCallIds: z.array(label(512)).max(1000) })).max(100_000),
+        }),
+        { chatId, steps },
+      );
+      if (d.steps.length === 0) return { linkedTraces: 0 };
+      return writeChats(deps, [d.chatId], async (w) => {
+        let linkedTraces = 0;
+        for (const step of d.steps) {
+          if (step.toolCallIds.length === 0) continue;
+          const linked = await w.tx.toolTrace.updateMany({
+            where: { chatId: d.chatId, toolCallId: { in: step.toolCallIds }, messageId: null },
+            data: { messageId: step.stepKey },
+          });
+          linkedTraces += linked.count;
+        }
+        await addStepUsage(w, d.steps.map((step) => ({ chatId: d.chatId, stepKey: step.stepKey, tokens: step.tokens })));
+        w.events.add(d.chatId, "chat_updated", d.chatId);
+        return { linkedTraces };
+      });
     },
 
     /**

@@ -2,7 +2,7 @@ import { createClient, type Client } from "graphql-ws";
 import WebSocket from "ws";
 import { type App, buildApp } from "../../server/app.js";
 import type { Sandbox } from "../../server/agent/sandbox.js";
-import { type AgentConfig, type Config, loadConfig } from "../../server/config.js";
+import { type AgentConfig, type ClaudeCodeConfig, type Config, loadConfig } from "../../server/config.js";
 import { setPrisma } from "../../server/db/client.js";
 import type { EventBus } from "../../server/events/pubsub.js";
 import { silentLogger, type Logger } from "../../server/logger.js";
@@ -21,12 +21,23 @@ export interface TestApp {
 /** Builds the app on a test database. `listen: false` keeps it in process (use yoga.fetch). */
 export async function startTestApp(
   db: TestDatabase,
-  options: { env?: Record<string, string>; listen?: boolean; log?: Logger; bus?: EventBus; agentSandbox?: Sandbox; agentConfig?: Partial<AgentConfig> } = {},
+  options: {
+    env?: Record<string, string>;
+    listen?: boolean;
+    log?: Logger;
+    bus?: EventBus;
+    agentSandbox?: Sandbox;
+    agentConfig?: Partial<AgentConfig>;
+    claudeCodeConfig?: Partial<ClaudeCodeConfig>;
+  } = {},
 ): Promise<TestApp> {
   setPrisma(db.prisma);
   const config = loadConfig({ PORT: "0", LOG_LEVEL: "silent", ...options.env });
   // `npm test` needs no outside program: unless a test asks for one, the agent runs unconfined.
-  const app = buildApp({ config, db, log: options.log ?? silentLogger, bus: options.bus, agentSandbox: options.agentSandbox ?? { kind: "off" }, agentConfig: options.agentConfig });
+  const app = buildApp({ config, db, log: options.log ?? silentLogger, bus: options.bus, agentSandbox: options.agentSandbox ?? { kind: "off" },
+    agentConfig: options.agentConfig,
+    claudeCodeConfig: options.claudeCodeConfig,
+  });
   let url = "";
   if (options.listen === false) await app.ready();
   else url = await app.start(0);

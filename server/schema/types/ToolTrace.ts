@@ -38,6 +38,8 @@ export const ToolTraceRef = builder.prismaNode("ToolTrace", {
     uuid: t.exposeString("id"),
     chat: t.relation("chat"),
     sessionId: t.exposeString("sessionId"),
+    agentId: t.exposeString("agentId", { nullable: true, description: "The subagent that made the call (Claude Code's agent_id); null for the main agent" }),
+    agentType: t.exposeString("agentType", { nullable: true, description: "The subagent's type, e.g. Explore" }),
     messageId: t.exposeString("messageId", { nullable: true, description: "The assistant message that issued the call" }),
     toolCallId: t.exposeString("toolCallId", { nullable: true, description: "The provider's call id, unique per chat" }),
     turnNumber: t.exposeInt("turnNumber"),
