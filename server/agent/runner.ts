@@ -9,6 +9,7 @@ import { mkdir } from "node:fs/promises";
 import { z } from "zod";
 import { type AgentConfig, DEFAULT_MODELS } from "../config.js";
 import type { AgentSettings, AgentTurn } from "../db/generated/prisma/client.js";
+import { isDatabaseUnavailable } from "../db/availability.js";
 import { AgentDisabledError, ConflictError, NotFoundError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { Services } from "../services/index.js";
@@ -285,14 +286,11 @@ export function createAgentRunner(options: AgentRunnerOptions) {
           return { kind: "unavailable", reason: (error as Error).message };
         });
       }
-      if (sandbox.kind === "off") log.warn("agent.sandbox_off", { hint: "AGENT_SANDBOX=off: run_command and the build run without a sandbox; only the path guard applies" });
+      // An injected sandbox is a test's choice, not a configuration to warn about.
+      if (sandbox.kind === "off" && !options.sandbox) log.warn("agent.sandbox_off", { hint: "AGENT_SANDBOX=off: run_command and the build run without a sandbox; only the path guard applies" });
       if (sandbox.kind === "unavailable" && config.enabled) {
         log.warn("agent.sandbox_unavailable", { reason: sandbox.reason, hint: "run_command and the build are refused; install bubblewrap (bwrap) or set AGENT_SANDBOX=off" });
       }
-      await services.agentRuns.register(runId);
-      // Leftovers of a process that died before this one: also when its run was forgotten already.
-      await killLeftoverCommands();
-      await abandonGone({ killedLeftovers: true });
       heartbeat = setInterval(() => {
         void services.agentRuns
           .heartbeat(runId)
@@ -300,7 +298,18 @@ export function createAgentRunner(options: AgentRunnerOptions) {
           .catch((error: unknown) => log.warn("agent.heartbeat_failed", { error: (error as Error).message }));
       }, HEARTBEAT_MS);
       heartbeat.unref();
-      if (config.enabled) await resumePendingFixes();
+      // Leftovers of a process that died before this one: also when its run was forgotten already.
+      await killLeftoverCommands();
+      try {
+        await services.agentRuns.register(runId);
+        await abandonGone({ killedLeftovers: true });
+        if (config.enabled) await resumePendingFixes();
+      } catch (error) {
+        // The server starts without its database (it answers 503 meanwhile); the heartbeat
+        // registers the run and abandons what gone processes left once the database is back.
+        if (!isDatabaseUnavailable(error)) throw error;
+        log.warn("agent.start_deferred", { reason: "database unavailable" });
+      }
     },
 
     /** Cancels the turns running here and waits (bounded) for them to save and finish. */
