@@ -54,6 +54,8 @@ export function traceNode(over: Partial<Omit<WaterfallRowFragment, "status">> & 
     latencyMs: 500,
     turnNumber: 1,
     error: null,
+    agentId: null,
+    agentType: null,
     ...over,
     status,
   };

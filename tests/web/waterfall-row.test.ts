@@ -118,6 +118,72 @@ describe("TraceRow", () => {
     expect(w.attributes("aria-expanded")).toBe("true");
   });
 
+  it("marks a call a subagent made with its type before the tool name, its id in the title", () => {
+    const row = toRow(traceNode({ toolName: "Grep", agentId: "a3f9c2e1", agentType: "Explore" }));
+    const w = mountRow({ row });
+    const marker = w.find('[data-testid="subagent-marker"]');
+    expect(marker.exists()).toBe(true);
+    expect(marker.text()).toBe("subagent Explore");
+    expect(marker.find(".sr-only").text()).toBe("subagent");
+    expect(marker.attributes("title")).toBe("Called by the Explore subagent a3f9c2e1");
+    // Before the tool name, which stays the tool's name alone.
+    const name = w.find(".cell.name");
+    expect(name.element.firstElementChild).toBe(marker.element);
+    expect(w.find(".tool").text()).toBe("Grep");
+    expect(name.attributes("title")).toBe("Grep (called by the Explore subagent a3f9c2e1)");
+  });
+
+  it("shows no marker for the main agent's calls, and a plain one when only the agent id is known", () => {
+    expect(mountRow({ row: toRow(traceNode({ toolName: "Read" })) }).find('[data-testid="subagent-marker"]').exists()).toBe(false);
+    const marker = mountRow({ row: toRow(traceNode({ toolName: "Read", agentId: "b77" })) }).find('[data-testid="subagent-marker"]');
+    expect(marker.text()).toBe("subagent agent");
+    expect(marker.attributes("title")).toBe("Called by the subagent b77");
+  });
+
+  it("expanded, says which subagent made the call", async () => {
+    const node = traceNode({ toolName: "Grep", agentId: "a3f9c2e1", agentType: "Explore" });
+    const fake = fakeUrql((op) =>
+      op.name === "TraceDetail"
+        ? {
+            data: {
+              node: {
+                ...node,
+                toolCallId: "toolu_01",
+                messageId: null,
+                sessionId: "s1",
+                outcome: null,
+                toolInput: { pattern: "add\\(" },
+                toolOutput: "src/a.ts",
+                outputBytes: 8,
+                outputTruncated: false,
+                durationMs: 500,
+                step: null,
+              },
+            },
+          }
+        : { data: null },
+    );
+    const w = mountRow({ row: toRow(node), expanded: true }, fake.client);
+    await flush();
+    const meta = w.find('[data-testid="trace-subagent"]');
+    expect(meta.find("dt").text()).toBe("Subagent");
+    expect(meta.find(".agent-type").text()).toBe("Explore");
+    expect(meta.find("code").text()).toBe("a3f9c2e1");
+  });
+
+  it("expanded, shows no subagent line for the main agent's calls", async () => {
+    const node = traceNode({ toolName: "Read" });
+    const fake = fakeUrql((op) =>
+      op.name === "TraceDetail"
+        ? { data: { node: { ...node, toolCallId: null, messageId: null, sessionId: "s1", outcome: null, toolInput: {}, toolOutput: "x", outputBytes: 1, outputTruncated: false, durationMs: 500, step: null } } }
+        : { data: null },
+    );
+    const w = mountRow({ row: toRow(node), expanded: true }, fake.client);
+    await flush();
+    expect(w.find('[data-testid="trace-input"]').exists()).toBe(true);
+    expect(w.find('[data-testid="trace-subagent"]').exists()).toBe(false);
+  });
+
   it("says so when the detail cannot be read, where the detail would be", async () => {
     const fake = fakeUrql(() => ({ errors: [{ message: "Operation timed out", extensions: { code: "OPERATION_TIMEOUT" } }] }));
     const w = mountRow({ row: toRow(traceNode()), expanded: true }, fake.client);

@@ -40,6 +40,8 @@ export const WaterfallRowFragment = graphql(`
     latencyMs
     turnNumber
     error
+    agentId
+    agentType
   }
 `);
 
@@ -155,6 +157,9 @@ export interface TraceRow {
   latencyMs: number | null;
   turnNumber: number;
   error: string | null;
+  /** the subagent that made the call (Claude Code's agent_id and type, e.g. "Explore"); null for the main agent */
+  agentId: string | null;
+  agentType: string | null;
   /** epoch ms of startedAt / finishedAt */
   start: number;
   end: number | null;
@@ -176,6 +181,8 @@ export function toRow(given: LightTraceNode): TraceRow {
     latencyMs: node.latencyMs ?? null,
     turnNumber: node.turnNumber,
     error: node.error ?? null,
+    agentId: node.agentId ?? null,
+    agentType: node.agentType ?? null,
     start: Date.parse(node.startedAt),
     end: finishedAt ? Date.parse(finishedAt) : null,
   };
