@@ -238,6 +238,8 @@ export function createAgentRunner(options: AgentRunnerOptions) {
     // Claimed before anything async: a second message in this process is a conflict at once.
     active.set(chatId, { controller, done });
     try {
+      const recorded = await services.ingestSessions.sourceOf(chatId);
+      if (recorded) throw new ConflictError(`this chat records a ${recorded} session; Tracedeck's agent works in chats of its own`, "Chat", chatId);
       const settings = await settingsOf(chatId);
       const workspace = await openWorkspace(config.workspacesRoot, settings.workspace, { create: !settings.stored || settings.workspace === defaultWorkspaceOf(chatId) });
       const head = await services.snapshots.loadCurrent(chatId);

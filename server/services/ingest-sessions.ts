@@ -57,6 +57,11 @@ export function createIngestSessionService(deps: ServiceDeps) {
       }
     },
 
+    /** The external agent a chat records ("claude-code"), or null. */
+    async sourceOf(chatId: string): Promise<string | null> {
+      return (await prisma.ingestSession.findUnique({ where: { chatId }, select: { source: true } }))?.source ?? null;
+    },
+
     /** Records the prompt that opens a turn; the first prompt also names a chat still named after its folder. */
     async openTurn(sessionId: string, prompt: string): Promise<void> {
       const session = await prisma.ingestSession.findUnique({ where: { id: sessionId } });

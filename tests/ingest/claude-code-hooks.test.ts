@@ -8,7 +8,7 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, syml
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { startTestApp, subscribe, type TestApp, wsClients } from "../helpers/app.js";
+import { execute, startTestApp, subscribe, type TestApp, wsClients } from "../helpers/app.js";
 import { ccusageTotals } from "../helpers/ccusage-count.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { databaseFingerprint } from "../helpers/fingerprint.js";
@@ -117,6 +117,12 @@ describe("a Claude Code session through its hooks", () => {
       cacheWrite: expected.cacheWrite,
     });
     expect(expected.cacheRead).toBeGreaterThan(0);
+
+    // The chat says whose session it records, and Tracedeck's own agent keeps out of it.
+    const asked = await execute(t.app, `query($id: ID!) { chat(id: $id) { source } }`, { id: chatId });
+    expect(asked.data).toEqual({ chat: { source: "claude-code" } });
+    const refused = await execute(t.app, `mutation($id: ID!) { sendMessage(chatId: $id, text: "hello") { __typename ... on Error { message } } }`, { id: chatId });
+    expect(refused.data?.sendMessage).toMatchObject({ __typename: "ConflictError", message: expect.stringMatching(/records a claude-code session/) });
 
     // The whole session again, as a retrying hook sender would: nothing changes.
     const settled = await databaseFingerprint(db.prisma);

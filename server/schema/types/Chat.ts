@@ -16,6 +16,12 @@ export const ChatRef = builder.prismaNode("Chat", {
     uuid: t.exposeString("id", { description: "The chat's UUID, as agents and the SDK refer to it" }),
     title: t.exposeString("title"),
     workspace: t.exposeString("workspace", { nullable: true }),
+    source: t.string({
+      nullable: true,
+      description: 'The external agent whose session the chat records ("claude-code"), or null for a chat of Tracedeck\'s own agent or the API',
+      select: { ingestSession: { select: { source: true } } },
+      resolve: (chat) => chat.ingestSession?.source ?? null,
+    }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     lastActivityAt: t.expose("lastActivityAt", { type: "DateTime" }),
     currentSessionId: t.exposeString("currentSessionId", { description: "The agent run new traces join; a restore starts a new one" }),

@@ -78,6 +78,7 @@ export const ChatAgentDocument = graphql(`
     }
     chat(id: $id) {
       id
+      source
       agent {
         ...AgentSettingsFields
       }
@@ -192,6 +193,7 @@ export function useAgent(chatId: Source<string | null | undefined>, options: { c
   const client = options.client ?? useClientHandle().client;
   const status = shallowRef<AgentStatusInfo | null>(null);
   const settings = shallowRef<AgentSettingsInfo | null>(null);
+  const source = shallowRef<string | null>(null);
   const turns = shallowRef<AgentTurnInfo[]>([]);
   const error = shallowRef<unknown>(null);
   const loading = ref(true);
@@ -249,6 +251,7 @@ export function useAgent(chatId: Source<string | null | undefined>, options: { c
       return;
     }
     error.value = null;
+    source.value = c.source ?? null;
     settings.value = c.agent ? readSettings(c.agent) : null;
     // Merged into what events brought meanwhile (upsertTurn never takes an ended turn back to running).
     for (const t of c.agentTurns) putTurn(readTurn(t));
@@ -346,6 +349,8 @@ export function useAgent(chatId: Source<string | null | undefined>, options: { c
 
   return {
     status,
+    /** The external agent the chat records (its own agent's panel is not for it), once read. */
+    source,
     settings,
     turns,
     activeTurn: computed(() => runningTurn(turns.value)),
