@@ -15,7 +15,12 @@ for (const file of process.argv.slice(2)) {
     continue;
   }
   const p = report.numPassedTests ?? 0;
-  const f = (report.numFailedTests ?? 0) + (report.numRuntimeErrorTestSuites ?? 0);
+  // A file that failed outside its tests (a failing beforeAll/afterAll, an import error) counts
+  // once: its tests may all have passed or been skipped, and the run still failed.
+  const failedFiles = (report.testResults ?? []).filter(
+    (file) => file.status === "failed" && !(file.assertionResults ?? []).some((test) => test.status === "failed"),
+  ).length;
+  const f = (report.numFailedTests ?? 0) + Math.max(report.numRuntimeErrorTestSuites ?? 0, failedFiles);
   const s = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
   console.log(`${file}: ${p} passed, ${f} failed, ${s} skipped`);
   passed += p;
