@@ -8,63 +8,20 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { agentConfigFrom, loadConfig } from "../../server/config.js";
 import type { PrismaClient } from "../../server/db/generated/prisma/client.js";
-import { execute, startTestApp, type TestApp } from "../helpers/app.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { databaseFingerprint } from "../helpers/fingerprint.js";
 import { makeTempDir, removeDir } from "./helpers.js";
+import { type AgentHarness, agentGql, startAgentHarness, stopAgentHarness } from "./harness.js";
 
-/**
- * databaseFingerprint's tables plus the agent's own (agent_runs left out: its heartbeat row
- * changes on its own every few seconds).
- */
-async function fingerprint(prisma: PrismaClient): Promise<Record<string, string>> {
-  const out = await databaseFingerprint(prisma);
-  for (const table of ["agent_settings", "agent_turns", "agent_messages", "agent_file_journal"]) {
-    const [row] = await prisma.$queryRawUnsafe<{ n: bigint; digest: string | null }[]>(
-      `SELECT count(*) AS n, md5(string_agg(t::text, '|' ORDER BY t::text)) AS digest FROM ${table} t`,
-    );
-    out[table] = `${row!.n}:${row!.digest ?? ""}`;
-  }
-  return out;
-}
+/** Every table of the data model, the agent's included (agent_runs is not: its heartbeat changes it on its own). */
+const fingerprint = (prisma: PrismaClient) => databaseFingerprint(prisma);
 
 const SEND = `mutation($chatId: ID!, $text: String!) { sendMessage(chatId: $chatId, text: $text) { __typename ... on SendMessagePayload { turnNumber } ... on Error { message } ... on ValidationError { issues { path message } } ... on NotFoundError { entity id } } }`;
 const CANCEL = `mutation($chatId: ID!) { cancelTurn(chatId: $chatId) { __typename ... on CancelTurnPayload { turn { status } } ... on Error { message } } }`;
 const RESTORE = `mutation($chatId: ID!, $turn: Int!, $rewindFiles: Boolean) { restoreSnapshot(chatId: $chatId, turn: $turn, rewindFiles: $rewindFiles) { __typename ... on RestoreSnapshotPayload { nextTurn files { rewritten } } ... on Error { message } ... on ConflictError { entity id } } }`;
 const SETTINGS = `mutation($chatId: ID!, $input: AgentSettingsInput!) { updateAgentSettings(chatId: $chatId, input: $input) { __typename ... on AgentSettings { provider model workspace buildCommand fixAttempts stored } ... on Error { message } ... on ValidationError { issues { path message } } } }`;
 
-interface Harness {
-  db: TestDatabase;
-  t: TestApp;
-  root: string;
-  scripts: string;
-}
-
-async function startHarness(agentConfig: Record<string, unknown> = {}): Promise<Harness> {
-  const db = await createTestDatabase();
-  const root = makeTempDir("tracedeck-agent-access-root-");
-  const scripts = makeTempDir("tracedeck-agent-access-scripts-");
-  const t = await startTestApp(db, {
-    listen: false,
-    agentConfig: { workspacesRoot: root, providers: { openai: { timeoutMs: 5_000 }, anthropic: { timeoutMs: 5_000 }, scriptsDir: scripts }, ...agentConfig },
-  });
-  await t.app.agent.start();
-  return { db, t, root, scripts };
-}
-
-async function stopHarness(h: Harness | undefined) {
-  await h?.t.stop();
-  await h?.db.destroy();
-  removeDir(h?.root);
-  removeDir(h?.scripts);
-}
-
-function client(h: () => Harness) {
-  async function gql(query: string, variables?: Record<string, unknown>) {
-    const result = await execute(h().t.app, query, variables);
-    expect(result.errors, JSON.stringify(result.errors)).toBeUndefined();
-    return result.data as Record<string, any>;
-  }
+function client(h: () => AgentHarness) {
+  const gql = agentGql(h);
   /** The mutation's one result. */
   const result = async (query: string, variables?: Record<string, unknown>) => Object.values(await gql(query, variables))[0] as Record<string, any>;
   const newChat = async () => (await gql(`mutation { createChat(input: { title: "access" }) { ... on Chat { uuid } } }`)).createChat.uuid as string;
@@ -80,12 +37,12 @@ function client(h: () => Harness) {
 
 describe("AGENT_ENABLED: a disabled agent", () => {
   const REASON = "the agent is disabled on this test server (AGENT_ENABLED=false)";
-  let h: Harness;
+  let h: AgentHarness;
   const c = client(() => h);
   beforeAll(async () => {
-    h = await startHarness({ enabled: false, disabledReason: REASON });
+    h = await startAgentHarness(() => ({ enabled: false, disabledReason: REASON }));
   });
-  afterAll(() => stopHarness(h));
+  afterAll(() => stopAgentHarness(h));
 
   test("agentStatus says so, with the reason", async () => {
     expect((await c.gql(`{ agentStatus { enabled disabledReason } }`)).agentStatus).toEqual({ enabled: false, disabledReason: REASON });
@@ -137,15 +94,15 @@ describe("AGENT_ENABLED in the configuration", () => {
 });
 
 describe("bad input: typed errors rooted at the mutation's arguments, nothing written", () => {
-  let h: Harness;
+  let h: AgentHarness;
   let outside: string;
   const c = client(() => h);
   beforeAll(async () => {
-    h = await startHarness();
+    h = await startAgentHarness();
     outside = makeTempDir("tracedeck-agent-access-outside-");
   });
   afterAll(async () => {
-    await stopHarness(h);
+    await stopAgentHarness(h);
     removeDir(outside);
   });
 

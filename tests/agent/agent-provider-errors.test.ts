@@ -8,43 +8,13 @@ import type { ServerResponse } from "node:http";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { execute, startTestApp, type TestApp } from "../helpers/app.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { makeTempDir, removeDir } from "./helpers.js";
+import { type AgentHarness, agentGql, startAgentHarness, stopAgentHarness } from "./harness.js";
 import { type FakeServer, type RecordedRequest, sendJson, startFakeServer } from "./providers/fake-server.js";
 
 const API_KEY = "sk-test-SECRET-agent-0123456789abcdef";
 
-/** One app (and its own database, root and scripts) per describe: setPrisma is process-wide. */
-interface Harness {
-  db: TestDatabase;
-  t: TestApp;
-  root: string;
-  scripts: string;
-}
-
-async function startHarness(agentConfig: (scripts: string) => Record<string, unknown>): Promise<Harness> {
-  const db = await createTestDatabase();
-  const root = makeTempDir("tracedeck-agent-perr-root-");
-  const scripts = makeTempDir("tracedeck-agent-perr-scripts-");
-  const t = await startTestApp(db, { listen: false, agentConfig: { workspacesRoot: root, ...agentConfig(scripts) } });
-  await t.app.agent.start();
-  return { db, t, root, scripts };
-}
-
-async function stopHarness(h: Harness | undefined) {
-  await h?.t.stop();
-  await h?.db.destroy();
-  removeDir(h?.root);
-  removeDir(h?.scripts);
-}
-
-function client(h: () => Harness) {
-  async function gql(query: string, variables?: Record<string, unknown>) {
-    const result = await execute(h().t.app, query, variables);
-    expect(result.errors, JSON.stringify(result.errors)).toBeUndefined();
-    return result.data as Record<string, any>;
-  }
+function client(h: () => AgentHarness) {
+  const gql = agentGql(h);
 
   async function newChat(settings: Record<string, unknown>) {
     const chat = (await gql(`mutation { createChat(input: { title: "provider errors" }) { ... on Chat { uuid } } }`)).createChat.uuid as string;
@@ -103,13 +73,13 @@ function client(h: () => Harness) {
 }
 
 describe("a provider without a key", () => {
-  let h: Harness;
+  let h: AgentHarness;
   const c = client(() => h);
   beforeAll(async () => {
     // providers.openai has neither apiKey nor baseURL (whatever OPENAI_API_KEY the test process has).
-    h = await startHarness((scripts) => ({ providers: { openai: { timeoutMs: 5_000 }, anthropic: { timeoutMs: 5_000 }, scriptsDir: scripts } }));
+    h = await startAgentHarness((scripts) => ({ providers: { openai: { timeoutMs: 5_000 }, anthropic: { timeoutMs: 5_000 }, scriptsDir: scripts } }));
   });
-  afterAll(() => stopHarness(h));
+  afterAll(() => stopAgentHarness(h));
 
   test("the turn ends as an error whose agent_error says OPENAI_API_KEY is not set, and the server keeps answering", async () => {
     const { chat } = await c.newChat({ provider: "openai", model: "gpt-4.1-mini" });
@@ -128,7 +98,7 @@ describe("a provider without a key", () => {
 });
 
 describe("providers over their real wire formats (local fake servers)", () => {
-  let h: Harness;
+  let h: AgentHarness;
   let fake: FakeServer;
   /** How the fake server answers the next request; set by each test. */
   let answer: (request: RecordedRequest, res: ServerResponse) => void = (_req, res) => sendJson(res, 500, { error: "no answer set" });
@@ -136,7 +106,7 @@ describe("providers over their real wire formats (local fake servers)", () => {
 
   beforeAll(async () => {
     fake = await startFakeServer((request, res) => answer(request, res));
-    h = await startHarness((scripts) => ({
+    h = await startAgentHarness((scripts) => ({
       maxSteps: 2,
       providers: {
         openai: { apiKey: API_KEY, baseURL: `${fake.url}/v1`, timeoutMs: 10_000, maxRetries: 0 },
@@ -146,7 +116,7 @@ describe("providers over their real wire formats (local fake servers)", () => {
     }));
   });
   afterAll(async () => {
-    await stopHarness(h);
+    await stopAgentHarness(h);
     await fake?.close();
   });
 

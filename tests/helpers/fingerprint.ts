@@ -11,6 +11,8 @@ const TABLES = [
   "agent_turns",
   "agent_messages",
   "agent_file_journal",
+  "ingest_sessions",
+  "ingest_transcripts",
 ] as const;
 
 /**
