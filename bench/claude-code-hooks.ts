@@ -292,6 +292,7 @@ const latencyRow = (label: string, samples: Sample[]) => {
 latencyRow("POST /hooks/claude-code (the mix)", hookSamples);
 latencyRow("baseline: GraphQL startToolTrace over HTTP", baselineSamples);
 const events = ["PreToolUse", "PostToolUse", "PostToolUseFailure", "UserPromptSubmit", "Stop"];
+latencyRow("  of which tool hooks (Pre/PostToolUse, PostToolUseFailure)", hookSamples.filter((s) => s.event.includes("ToolUse")));
 for (const event of events) {
   const samples = hookSamples.filter((s) => s.event === event);
   if (samples.length) latencyRow(`  of which ${event}`, samples);
