@@ -12,15 +12,16 @@ export type { ServiceDeps } from "./deps.js";
 
 /** Every write path of Tracedeck; resolvers, agents and ingest call these. */
 export function createServices(deps: ServiceDeps) {
+  const snapshots = createSnapshotService(deps);
   return {
     chats: createChatService(deps),
     traces: createTraceService(deps),
-    snapshots: createSnapshotService(deps),
+    snapshots,
     agentTurns: createAgentTurnService(deps),
     agentSettings: createAgentSettingsService(deps),
     agentRuns: createAgentRunService(deps),
     fileJournal: createFileJournalService(deps),
-    ingestSessions: createIngestSessionService(deps),
+    ingestSessions: createIngestSessionService(deps, snapshots),
   };
 }
 

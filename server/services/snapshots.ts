@@ -4,7 +4,7 @@ import { z } from "zod";
 import type { AgentSnapshotRevision } from "../db/generated/prisma/client.js";
 import { ConflictError, NotFoundError } from "../errors.js";
 import type { ServiceDeps } from "./deps.js";
-import { type ChatWrite, writeChats } from "./chat-writes.js";
+import { type ChatWrite, type LockedChat, writeChats } from "./chat-writes.js";
 import { scrubSecrets } from "./scrub.js";
 import { jsonProblem } from "./json.js";
 import { count, type JsonValue, jsonBytes, jsonValue, MAX_JSON_DEPTH, optional, parseInput, uuid } from "./validation.js";
@@ -82,6 +82,39 @@ export function createSnapshotService(deps: ServiceDeps) {
     for (const { id } of doomed) w.events.add(chatId, "snapshot_deleted", id);
   }
 
+  /** A new revision of `turn` (the open turn by default), the head moved to it, the next turn past it. */
+  async function insertRevision(w: ChatWrite, d: z.output<typeof saveInput>): Promise<AgentSnapshotRevision> {
+    const chat = w.chats.get(d.chatId)!;
+    const turn = d.turn ?? chat.nextTurn;
+    // Only a default turn can pass the last: an explicit one was checked above.
+    if (turn > LAST_TURN) throw new ConflictError(`the chat's turns are used up: its open turn ${turn} is past the last, ${LAST_TURN}`, "Chat", d.chatId);
+    if (turn < chat.nextTurn) {
+      const existing = await w.tx.agentSnapshotRevision.findUnique({ where: { chatId_turn: { chatId: d.chatId, turn } } });
+      if (existing && sameState(existing.state, d.state)) return existing;
+      throw new ConflictError(`turn ${turn} is closed: the chat's next turn is ${chat.nextTurn}`, "Chat", d.chatId);
+    }
+    const revision = await w.tx.agentSnapshotRevision.create({
+      data: {
+        id: randomUUID(),
+        chatId: d.chatId,
+        turn,
+        sessionId: d.sessionId ?? chat.currentSessionId,
+        state: d.state as object,
+        stateBytes: jsonBytes(d.state),
+        restoredFrom: chat.continuedFromTurn,
+      },
+    });
+    await w.tx.agentSnapshot.upsert({
+      where: { chatId: d.chatId },
+      create: { chatId: d.chatId, currentRevisionId: revision.id, turn },
+      update: { currentRevisionId: revision.id, turn, updatedAt: new Date() },
+    });
+    await w.tx.chat.update({ where: { id: d.chatId }, data: { nextTurn: turn + 1, continuedFromTurn: null } });
+    w.events.add(d.chatId, "snapshot_saved", revision.id);
+    await prune(w, d.chatId, revision.id);
+    return revision;
+  }
+
   return {
     /**
      * Saves the state at a turn boundary: a new revision, the head upserted to point at it, and the
@@ -89,36 +122,20 @@ export function createSnapshotService(deps: ServiceDeps) {
      */
     async save(input: z.input<typeof saveInput>): Promise<AgentSnapshotRevision> {
       const d = parseInput(saveInput, input);
-      return writeChats(deps, [d.chatId], async (w) => {
-        const chat = w.chats.get(d.chatId)!;
-        const turn = d.turn ?? chat.nextTurn;
-        // Only a default turn can pass the last: an explicit one was checked above.
-        if (turn > LAST_TURN) throw new ConflictError(`the chat's turns are used up: its open turn ${turn} is past the last, ${LAST_TURN}`, "Chat", d.chatId);
-        if (turn < chat.nextTurn) {
-          const existing = await w.tx.agentSnapshotRevision.findUnique({ where: { chatId_turn: { chatId: d.chatId, turn } } });
-          if (existing && sameState(existing.state, d.state)) return existing;
-          throw new ConflictError(`turn ${turn} is closed: the chat's next turn is ${chat.nextTurn}`, "Chat", d.chatId);
-        }
-        const revision = await w.tx.agentSnapshotRevision.create({
-          data: {
-            id: randomUUID(),
-            chatId: d.chatId,
-            turn,
-            sessionId: d.sessionId ?? chat.currentSessionId,
-            state: d.state as object,
-            stateBytes: jsonBytes(d.state),
-            restoredFrom: chat.continuedFromTurn,
-          },
-        });
-        await w.tx.agentSnapshot.upsert({
-          where: { chatId: d.chatId },
-          create: { chatId: d.chatId, currentRevisionId: revision.id, turn },
-          update: { currentRevisionId: revision.id, turn, updatedAt: new Date() },
-        });
-        await w.tx.chat.update({ where: { id: d.chatId }, data: { nextTurn: turn + 1, continuedFromTurn: null } });
-        w.events.add(d.chatId, "snapshot_saved", revision.id);
-        await prune(w, d.chatId, revision.id);
-        return revision;
+      return writeChats(deps, [d.chatId], (w) => insertRevision(w, d));
+    },
+
+    /**
+     * Saves a state built inside the save's own transaction, from what the chat holds under its
+     * lock (a writer whose turn is closed by what it reads, such as a hook's Stop). `build` returns
+     * null to save nothing; the state it returns is checked and scrubbed like save()'s.
+     */
+    async saveBuilt(chatId: string, build: (w: ChatWrite, chat: LockedChat) => Promise<Record<string, unknown> | null>): Promise<AgentSnapshotRevision | null> {
+      parseInput(z.object({ chatId: uuid }), { chatId });
+      return writeChats(deps, [chatId], async (w) => {
+        const state = await build(w, w.chats.get(chatId)!);
+        if (state === null) return null;
+        return insertRevision(w, parseInput(saveInput, { chatId, state }));
       });
     },
 

@@ -9,6 +9,7 @@ CREATE TABLE "ingest_sessions" (
     "external_id" TEXT NOT NULL,
     "chat_id" UUID NOT NULL,
     "open_prompt" TEXT,
+    "last_prompt_id" TEXT,
     "titled_by_prompt" BOOLEAN NOT NULL DEFAULT false,
     "cwd" TEXT,
     "created_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,

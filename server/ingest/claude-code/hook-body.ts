@@ -10,6 +10,8 @@ const id = (max: number) => z.string().trim().min(1, "must not be empty").max(ma
 const common = {
   session_id: id(512),
   hook_event_name: z.string().min(1).max(100),
+  /** The prompt being processed (Claude Code 2.1.196+): a repeated UserPromptSubmit is recognised by it. */
+  prompt_id: z.string().max(512).optional(),
   transcript_path: z.string().max(4096).optional(),
   cwd: z.string().max(4096).optional(),
   /** Inside a subagent: its id and type. */

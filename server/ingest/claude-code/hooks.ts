@@ -7,6 +7,7 @@
  */
 import path from "node:path";
 import type { ClaudeCodeConfig } from "../../config.js";
+import type { IngestSession } from "../../db/generated/prisma/client.js";
 import { ConflictError, NotFoundError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import type { Services } from "../../services/index.js";
@@ -43,9 +44,20 @@ export function createClaudeCodeHooks(options: { services: Services; config: Cla
     const previous = reading.get(chatId) ?? Promise.resolve();
     const next = previous
       .then(async () => {
-        await readTranscriptUsage({ services, config, log, chatId, transcripts: transcripts.filter((p): p is string => !!p) });
+        await readTranscriptUsage({
+          services,
+          config,
+          log,
+          chatId,
+          transcripts: transcripts.filter((p): p is string => !!p),
+        });
       })
-      .catch((error: unknown) => log.warn("claude_code.transcript_failed", { chatId, error: (error as Error).message }))
+      .catch((error: unknown) =>
+        log.warn("claude_code.transcript_failed", {
+          chatId,
+          error: (error as Error).message,
+        }),
+      )
       .finally(() => {
         if (reading.get(chatId) === next) reading.delete(chatId);
       });
@@ -55,7 +67,12 @@ export function createClaudeCodeHooks(options: { services: Services; config: Cla
   const agentOf = (body: HookBody) => (body.agent_id ? { agentId: body.agent_id, agentType: body.agent_type || undefined } : {});
 
   async function finishOrRecord(chatId: string, body: ToolEvent, result: { output?: string; error?: string; status?: "cancelled" }): Promise<void> {
-    const finish = { chatId, toolCallId: body.tool_use_id, latencyMs: body.duration_ms, ...result };
+    const finish = {
+      chatId,
+      toolCallId: body.tool_use_id,
+      latencyMs: body.duration_ms,
+      ...result,
+    };
     try {
       await services.traces.finish(finish);
     } catch (error) {
@@ -63,7 +80,15 @@ export function createClaudeCodeHooks(options: { services: Services; config: Cla
       if (!(error instanceof NotFoundError && error.entity === "ToolTrace")) throw error;
       // The finish came without (or before) its start: the call is recorded whole.
       try {
-        await services.traces.record({ chatId, toolName: body.tool_name, toolInput: body.tool_input ?? {}, toolCallId: body.tool_use_id, ...agentOf(body), ...result, latencyMs: body.duration_ms });
+        await services.traces.record({
+          chatId,
+          toolName: body.tool_name,
+          toolInput: body.tool_input ?? {},
+          toolCallId: body.tool_use_id,
+          ...agentOf(body),
+          ...result,
+          latencyMs: body.duration_ms,
+        });
       } catch (raced) {
         if (!(raced instanceof ConflictError)) throw raced;
         await services.traces.finish(finish).catch((again: unknown) => {
@@ -74,26 +99,24 @@ export function createClaudeCodeHooks(options: { services: Services; config: Cla
   }
 
   /** Closes the open turn with a snapshot; a repeated Stop (nothing open) saves nothing. */
-  async function closeTurn(chatId: string, sessionId: string, body: Extract<HookBody, { hook_event_name: "Stop" }>): Promise<void> {
-    const prompt = await services.ingestSessions.closeTurn(sessionId);
-    const chat = await services.chats.get(chatId);
-    const calls = await services.traces.countInTurn(chatId, chat.nextTurn);
-    if (prompt === null && calls === 0 && !body.last_assistant_message) return;
-    const head = await services.snapshots.loadCurrent(chatId);
-    const earlier = Array.isArray((head?.state as { messages?: unknown } | null)?.messages) ? ((head!.state as { messages: unknown[] }).messages) : [];
-    const messages = [...earlier];
-    if (prompt !== null) messages.push({ role: "user", content: prompt });
-    if (body.last_assistant_message) messages.push({ role: "assistant", content: body.last_assistant_message });
-    await services.snapshots.save({
-      chatId,
-      state: {
+  async function closeTurn(session: IngestSession, body: Extract<HookBody, { hook_event_name: "Stop" }>): Promise<void> {
+    await services.ingestSessions.closeTurn(session, ({ prompt, calls, messages }) => {
+      if (prompt === null && calls === 0 && !body.last_assistant_message) return null;
+      const conversation = [...messages];
+      if (prompt !== null) conversation.push({ role: "user", content: prompt });
+      if (body.last_assistant_message)
+        conversation.push({
+          role: "assistant",
+          content: body.last_assistant_message,
+        });
+      return {
         source: SOURCE,
         sessionId: body.session_id,
         cwd: body.cwd ?? null,
         prompt,
         toolCalls: calls,
-        messages: messages.slice(-MAX_STATE_MESSAGES),
-      },
+        messages: conversation.slice(-MAX_STATE_MESSAGES),
+      };
     });
   }
 
@@ -107,46 +130,14 @@ export function createClaudeCodeHooks(options: { services: Services; config: Cla
         return { recorded: false };
       }
       const body = parseInput(hookBody, raw);
-      const folder = body.cwd ? path.basename(body.cwd) : "";
-      const { session } = await services.ingestSessions.open({
-        source: SOURCE,
-        externalId: body.session_id,
-        title: body.hook_event_name === "UserPromptSubmit" && body.prompt.trim() ? body.prompt : folder || "Claude Code session",
-        workspace: body.cwd,
-        cwd: body.cwd,
-      });
-      const chatId = session.chatId;
-      switch (body.hook_event_name) {
-        case "PreToolUse":
-          try {
-            await services.traces.start({ chatId, toolName: body.tool_name, toolInput: body.tool_input ?? {}, toolCallId: body.tool_use_id, ...agentOf(body) });
-          } catch (error) {
-            if (!(error instanceof ConflictError)) throw error; // recorded already (its finish came first)
-          }
-          break;
-        case "PostToolUse":
-          await finishOrRecord(chatId, body, { output: responseText(body.tool_response) });
-          break;
-        case "PostToolUseFailure":
-          await finishOrRecord(chatId, body, { error: body.error || "the tool failed", status: body.is_interrupt ? "cancelled" : undefined });
-          break;
-        case "UserPromptSubmit":
-          await services.ingestSessions.openTurn(session.id, body.prompt);
-          break;
-        case "Stop":
-          await closeTurn(chatId, session.id, body);
-          readUsageLater(chatId, [body.transcript_path]);
-          break;
-        case "SubagentStop":
-          readUsageLater(chatId, [body.transcript_path, body.agent_transcript_path]);
-          break;
-        case "SessionEnd":
-          readUsageLater(chatId, [body.transcript_path]);
-          break;
-        default:
-          break; // SessionStart, SubagentStart: the chat exists now
+      try {
+        return await record(body);
+      } catch (error) {
+        // The session's chat was deleted (here or by another process): the next delivery starts a new one.
+        if (!(error instanceof NotFoundError && error.entity === "Chat")) throw error;
+        services.ingestSessions.forget(SOURCE, body.session_id);
+        return record(body);
       }
-      return { recorded: true, chatId };
     },
 
     /** Waits for the transcript reads under way (tests; stop). */
@@ -154,6 +145,60 @@ export function createClaudeCodeHooks(options: { services: Services; config: Cla
       while (reading.size > 0) await Promise.all([...reading.values()]);
     },
   };
+
+  async function record(body: HookBody): Promise<HookResult> {
+    const folder = body.cwd ? path.basename(body.cwd) : "";
+    const { session } = await services.ingestSessions.open({
+      source: SOURCE,
+      externalId: body.session_id,
+      title: body.hook_event_name === "UserPromptSubmit" && body.prompt.trim() ? body.prompt : folder || "Claude Code session",
+      workspace: body.cwd,
+      cwd: body.cwd,
+    });
+    const chatId = session.chatId;
+    switch (body.hook_event_name) {
+      case "PreToolUse":
+        try {
+          await services.traces.start({
+            chatId,
+            toolName: body.tool_name,
+            toolInput: body.tool_input ?? {},
+            toolCallId: body.tool_use_id,
+            ...agentOf(body),
+          });
+        } catch (error) {
+          if (!(error instanceof ConflictError)) throw error; // recorded already (its finish came first)
+        }
+        break;
+      case "PostToolUse":
+        await finishOrRecord(chatId, body, {
+          output: responseText(body.tool_response),
+        });
+        break;
+      case "PostToolUseFailure":
+        await finishOrRecord(chatId, body, {
+          error: body.error || "the tool failed",
+          status: body.is_interrupt ? "cancelled" : undefined,
+        });
+        break;
+      case "UserPromptSubmit":
+        await services.ingestSessions.openTurn(session, body.prompt, body.prompt_id);
+        break;
+      case "Stop":
+        await closeTurn(session, body);
+        readUsageLater(chatId, [body.transcript_path]);
+        break;
+      case "SubagentStop":
+        readUsageLater(chatId, [body.transcript_path, body.agent_transcript_path]);
+        break;
+      case "SessionEnd":
+        readUsageLater(chatId, [body.transcript_path]);
+        break;
+      default:
+        break; // SessionStart, SubagentStart: the chat exists now
+    }
+    return { recorded: true, chatId };
+  }
 }
 
 export type ClaudeCodeHooks = ReturnType<typeof createClaudeCodeHooks>;
