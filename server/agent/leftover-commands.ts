@@ -33,10 +33,9 @@ export async function orphanedCommandGroups(workspacesRoot: string): Promise<num
       // pid (comm) state ppid pgrp session …: comm may hold spaces and parentheses.
       const [state, ppid, pgrp, session] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       if (state === "Z" || state === "X" || Number(pgrp) !== pid || Number(session) !== pid) continue;
-      const parent = Number(ppid);
-      if (parent === process.pid) continue;
-      const parentExe = await readlink(`/proc/${parent}/exe`).catch(() => "");
-      if (parentExe === process.execPath || /^node/.test(path.basename(parentExe))) continue;
+      // A command of a live server has that server (a Node process) among its ancestors, directly
+      // or through bwrap; an orphan was adopted by init or a subreaper.
+      if (await hasNodeAncestor(Number(ppid))) continue;
       const environ = (await readFile(`/proc/${pid}/environ`, "utf8")).split("\0");
       const home = environ.find((v) => v.startsWith("HOME="))?.slice(5);
       if (home && path.isAbsolute(home) && inside(home)) found.push(pid);
@@ -45,4 +44,17 @@ export async function orphanedCommandGroups(workspacesRoot: string): Promise<num
     }
   }
   return found;
+}
+
+/** Whether the process or one of its ancestors (up to init) is a Node process. */
+async function hasNodeAncestor(pid: number): Promise<boolean> {
+  for (let depth = 0; pid > 1 && depth < 64; depth++) {
+    if (pid === process.pid) return true;
+    const exe = await readlink(`/proc/${pid}/exe`).catch(() => "");
+    if (exe === process.execPath || /^node/.test(path.basename(exe))) return true;
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+    if (!stat) return false;
+    pid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  }
+  return false;
 }

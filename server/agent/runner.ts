@@ -156,6 +156,7 @@ export function createAgentRunner(options: AgentRunnerOptions) {
           tools,
           ctx,
           maxSteps: config.maxSteps,
+          journal: { workspace: settings.workspace, maxFileBytes: config.journalMaxFileBytes },
         });
         ({ outcome, status, error } = result);
         if (status === "ok" && result.wroteFiles) {
@@ -187,6 +188,8 @@ export function createAgentRunner(options: AgentRunnerOptions) {
         return;
       }
 
+      // A cancel that came after the build still stops the loop, across a restart too.
+      if (controller.signal.aborted) pending = null;
       const state: AgentState = fitState(
         {
           messages: result.messages,
@@ -242,9 +245,11 @@ export function createAgentRunner(options: AgentRunnerOptions) {
       if (recorded) throw new ConflictError(`this chat records a ${recorded} session; Tracedeck's agent works in chats of its own`, "Chat", chatId);
       const settings = await settingsOf(chatId);
       const workspace = await openWorkspace(config.workspacesRoot, settings.workspace, { create: !settings.stored || settings.workspace === defaultWorkspaceOf(chatId) });
-      const head = await services.snapshots.loadCurrent(chatId);
-      const { messages } = readState(head?.state);
+      // The run is registered before it owns a turn (a start-up without the database deferred it).
+      await services.agentRuns.heartbeat(runId);
       const turn = await services.agentTurns.start({ chatId, trigger, prompt, provider: settings.provider, model: settings.model, fixAttempt, ownerRunId: runId });
+      // Read once the turn holds the chat: a restore committed before it is the state it goes on from.
+      const { messages } = readState((await services.snapshots.loadCurrent(chatId))?.state);
       const { stored: _stored, ...state } = settings;
       void runChain(turn, [...messages, { role: "user", content: [{ type: "text", text: prompt }] }], state, workspace, controller)
         .catch((error: unknown) => log.error("agent.chain_failed", { chatId, error: (error as Error).message }))
@@ -297,6 +302,8 @@ export function createAgentRunner(options: AgentRunnerOptions) {
         void services.agentRuns
           .heartbeat(runId)
           .then(() => abandonGone())
+          // Its own turns and traces that nothing here runs any more (a finish that failed) end too.
+          .then(() => services.agentTurns.abandonRuns([runId], new Date(), { exceptChats: [...active.keys()] }))
           .catch((error: unknown) => log.warn("agent.heartbeat_failed", { error: (error as Error).message }));
       }, HEARTBEAT_MS);
       heartbeat.unref();
@@ -389,13 +396,21 @@ export function createAgentRunner(options: AgentRunnerOptions) {
       if (active.has(input.chatId)) throw new ConflictError("a turn of this chat is running; cancel it (cancelTurn) before restoring", "Chat", input.chatId);
       if (!input.rewindFiles) return { ...(await services.snapshots.restore(input)), files: null };
       ensureEnabled();
-      const settings = await settingsOf(input.chatId);
-      const workspace = await openWorkspace(config.workspacesRoot, settings.workspace, { create: false });
-      const restored = await services.snapshots.restore(input);
-      const plan = await services.fileJournal.rewindPlan(input.chatId, input.turn);
-      const files = await applyRewind(workspace, plan);
-      log.info("agent.rewound_files", { chatId: input.chatId, turn: input.turn, rewritten: files.rewritten.length, deleted: files.deleted.length, skipped: files.skipped.length });
-      return { ...restored, files };
+      // Held for the whole restore: a message meanwhile is a conflict, not a turn racing the rewind.
+      let release!: () => void;
+      active.set(input.chatId, { controller: new AbortController(), done: new Promise<void>((resolve) => (release = resolve)) });
+      try {
+        const settings = await settingsOf(input.chatId);
+        const workspace = await openWorkspace(config.workspacesRoot, settings.workspace, { create: false });
+        const plan = await services.fileJournal.rewindPlan(input.chatId, input.turn, settings.workspace);
+        const restored = await services.snapshots.restore(input);
+        const files = await applyRewind(workspace, plan);
+        log.info("agent.rewound_files", { chatId: input.chatId, turn: input.turn, rewritten: files.rewritten.length, deleted: files.deleted.length, skipped: files.skipped.length });
+        return { ...restored, files };
+      } finally {
+        active.delete(input.chatId);
+        release();
+      }
     },
 
     /** Waits for the chat's turn running here (tests, the CLI's server side). */

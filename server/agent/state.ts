@@ -59,7 +59,37 @@ export function readState(state: unknown): { messages: ConversationMessage[]; pe
   }
   const pending = (object.pending as Record<string, unknown> | undefined)?.autofix;
   const parsedPending = pendingAutofix.safeParse(pending);
-  return { messages: closeToolUses(messages), pendingAutofix: parsedPending.success ? parsedPending.data : null };
+  return { messages: normalizeConversation(messages), pendingAutofix: parsedPending.success ? parsedPending.data : null };
+}
+
+/**
+ * A conversation providers take: no tool_result without the tool_use just before it (a cut or a
+ * dropped message can leave one), no empty message, no two messages of one role in a row (a
+ * cancelled turn's results, then the next prompt), and every tool_use answered.
+ */
+export function normalizeConversation(messages: readonly ConversationMessage[]): ConversationMessage[] {
+  const out: ConversationMessage[] = [];
+  for (const m of messages) {
+    let content = m.content;
+    if (typeof content !== "string" && m.role === "user") {
+      const previous = out.at(-1);
+      const asked = new Set(
+        previous?.role === "assistant" && typeof previous.content !== "string"
+          ? previous.content.filter((b) => b.type === "tool_use").map((b) => (b as { id: string }).id)
+          : [],
+      );
+      content = content.filter((b) => b.type !== "tool_result" || asked.has(b.tool_use_id));
+    }
+    if (typeof content === "string" ? content === "" : content.length === 0) continue;
+    const last = out.at(-1);
+    if (last && last.role === m.role) {
+      const blocks = (c: string | ContentBlock[]): ContentBlock[] => (typeof c === "string" ? [{ type: "text", text: c }] : c);
+      out[out.length - 1] = { role: m.role, content: [...blocks(last.content), ...blocks(content)] };
+    } else {
+      out.push({ role: m.role, content });
+    }
+  }
+  return closeToolUses(out);
 }
 
 /**
@@ -108,9 +138,9 @@ export function fitState(state: AgentState, maxBytes: number): AgentState {
       if (size() <= maxBytes) return state;
     }
   }
-  // Still too large: drop the oldest exchanges, keeping the first user message for context.
-  while (state.messages.length > 2 && size() > maxBytes) state.messages.splice(1, 2);
-  state.messages = closeToolUses(state.messages);
+  // Still too large: drop the oldest messages after the first (the task), then mend what that cut.
+  while (state.messages.length > 2 && size() > maxBytes) state.messages.splice(1, 1);
+  state.messages = normalizeConversation(state.messages);
   return state;
 }
 

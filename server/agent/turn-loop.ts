@@ -10,6 +10,7 @@
 import type { Services } from "../services/index.js";
 import { type TokenCounts, zeroTokens } from "../services/tokens.js";
 import { type ToolCallOutcome, runToolCall } from "./tool-phase.js";
+import { stat } from "node:fs/promises";
 import { readRegularFile } from "./tools/files.js";
 import { type AnyAgentTool, ToolError, type ToolContext, resolveToolPath } from "./tools/index.js";
 import { ProviderError, type ContentBlock, type ConversationMessage, type ModelProvider, type ModelResponse } from "./providers/provider.js";
@@ -38,6 +39,8 @@ export interface TurnInput {
   /** The tools' context; its signal cancels the turn. */
   ctx: ToolContext & { signal: AbortSignal };
   maxSteps: number;
+  /** The file journal's setting of this chat (its workspace setting) and its size limit. */
+  journal: { workspace: string; maxFileBytes: number };
 }
 
 export type TurnStatus = "ok" | "error" | "cancelled";
@@ -153,11 +156,21 @@ async function journalBeforeWrite(input: TurnInput, toolInput: unknown): Promise
   } catch {
     return;
   }
+  const entry = { chatId: input.chatId, turnNumber: input.turnNumber, workspace: input.journal.workspace, path: resolved.display };
+  // A file over the journal's limit is recorded as such without being read into memory.
+  const size = await stat(resolved.real).then(
+    (s) => (s.isFile() ? s.size : -1),
+    () => null,
+  );
+  if (size !== null && size > input.journal.maxFileBytes) {
+    await input.services.fileJournal.record({ ...entry, previous: null, tooLargeBytes: size });
+    return;
+  }
   let previous: Buffer | null;
   try {
     previous = (await readRegularFile(resolved.real, resolved.display, true))?.bytes ?? null;
   } catch {
     return; // a directory or unreadable: the tool will say so, and writes nothing
   }
-  await input.services.fileJournal.record({ chatId: input.chatId, turnNumber: input.turnNumber, path: resolved.display, previous });
+  await input.services.fileJournal.record({ ...entry, previous });
 }

@@ -12,15 +12,14 @@ export function createAgentRunService(deps: ServiceDeps) {
   const host = hostname();
   return {
     async register(runId: string): Promise<void> {
-      await prisma.agentRun.create({ data: { id: runId, hostname: host, pid: process.pid } });
+      await prisma.$executeRaw`INSERT INTO agent_runs (id, hostname, pid, started_at, heartbeat_at) VALUES (${runId}::uuid, ${host}, ${process.pid}, now(), now())`;
     },
 
+    /** The database's clock, not this machine's: processes on several machines compare the same one. */
     async heartbeat(runId: string): Promise<void> {
-      await prisma.agentRun.upsert({
-        where: { id: runId },
-        create: { id: runId, hostname: host, pid: process.pid },
-        update: { heartbeatAt: new Date() },
-      });
+      await prisma.$executeRaw`
+        INSERT INTO agent_runs (id, hostname, pid, started_at, heartbeat_at) VALUES (${runId}::uuid, ${host}, ${process.pid}, now(), now())
+        ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()`;
     },
 
     /**
@@ -28,11 +27,11 @@ export function createAgentRunService(deps: ServiceDeps) {
      * this very pid that is not `self` is an earlier life of it (a restarted container's server
      * often gets the same pid back).
      */
-    async goneRuns(self: string, staleMs: number, now = new Date()): Promise<string[]> {
-      const runs = await prisma.agentRun.findMany({ where: { id: { not: self } } });
-      return runs
-        .filter((run) => (run.hostname === host && (run.pid === process.pid || !processAlive(run.pid))) || now.getTime() - run.heartbeatAt.getTime() > staleMs)
-        .map((run) => run.id);
+    async goneRuns(self: string, staleMs: number): Promise<string[]> {
+      const runs = await prisma.$queryRaw<{ id: string; hostname: string; pid: number; silent: boolean }[]>`
+        SELECT id::text, hostname, pid, heartbeat_at < now() - make_interval(secs => ${staleMs / 1000}) AS silent
+          FROM agent_runs WHERE id <> ${self}::uuid`;
+      return runs.filter((run) => (run.hostname === host && (run.pid === process.pid || !processAlive(run.pid))) || run.silent).map((run) => run.id);
     },
 
     /** Owners of running turns and traces that no registered run claims (their row was never written or is gone). */

@@ -148,16 +148,18 @@ export function createAgentTurnService(deps: ServiceDeps) {
 
     /**
      * Marks the running turns and traces of processes that are gone as abandoned (their process
-     * died mid-turn), with one turn_finished or trace_finished event each. Returns the counts.
+     * died mid-turn), with one turn_finished or trace_finished event each; `exceptChats` spares the
+     * chats whose turn is still under way (a live process tidying its own). Returns the counts.
      */
-    async abandonRuns(runIds: readonly string[], now = new Date()): Promise<{ turns: number; traces: number }> {
+    async abandonRuns(runIds: readonly string[], now = new Date(), options: { exceptChats?: readonly string[] } = {}): Promise<{ turns: number; traces: number }> {
       if (runIds.length === 0) return { turns: 0, traces: 0 };
       const ids = [...runIds];
+      const spared = new Set(options.exceptChats ?? []);
       const [turns, traces] = await Promise.all([
         prisma.agentTurn.findMany({ where: { status: "running", ownerRunId: { in: ids } }, select: { chatId: true } }),
         prisma.toolTrace.findMany({ where: { status: "running", ownerRunId: { in: ids } }, select: { chatId: true } }),
       ]);
-      const chats = [...new Set([...turns, ...traces].map((r) => r.chatId))];
+      const chats = [...new Set([...turns, ...traces].map((r) => r.chatId))].filter((chatId) => !spared.has(chatId));
       const counts = { turns: 0, traces: 0 };
       for (const chatId of chats) {
         await writeChats(deps, [chatId], async (w) => {

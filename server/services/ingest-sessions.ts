@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import type { AgentSnapshotRevision, IngestSession } from "../db/generated/prisma/client.js";
+import { NotFoundError } from "../errors.js";
 import { publishChatEvents } from "../events/pubsub.js";
 import type { ServiceDeps } from "./deps.js";
 import { writeChats } from "./chat-writes.js";
@@ -77,7 +78,8 @@ export function createIngestSessionService(deps: ServiceDeps, snapshots: Snapsho
 
     /** Forgets a session this process knew (its chat was deleted). */
     forget(source: string, externalId: string): void {
-      known.delete(`${source}\0${externalId}`);
+      const key = parseInput(sessionKey, { source, externalId });
+      known.delete(`${key.source}\0${key.externalId}`);
     },
 
     /** Records the prompt that opens a turn; the first prompt also names a chat still named after its folder. */
@@ -87,7 +89,8 @@ export function createIngestSessionService(deps: ServiceDeps, snapshots: Snapsho
       const title = titleFrom(text);
       const data = { openPrompt: text, lastPromptId: promptId ? storableText(promptId).slice(0, 512) : null, updatedAt: new Date() };
       if (session.titledByPrompt || title === "") {
-        await prisma.ingestSession.updateMany({ where: { id: session.id }, data });
+        const updated = await prisma.ingestSession.updateMany({ where: { id: session.id }, data });
+        if (updated.count === 0) throw new NotFoundError("Chat", session.chatId); // deleted: the hook starts over
       } else {
         await writeChats(deps, [session.chatId], async (w) => {
           // The first prompt names the chat, unless another delivery (or process) got there first.

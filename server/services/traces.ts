@@ -422,7 +422,8 @@ export function createTraceService(deps: ServiceDeps) {
     async sweepAbandoned(maxAgeMs: number, now = new Date()): Promise<number> {
       const cutoff = new Date(now.getTime() - maxAgeMs);
       const stale = await prisma.toolTrace.findMany({
-        where: { status: "running", startedAt: { lt: cutoff } },
+        // The agent's own traces end with their process (agent-turns.abandonRuns), however long they run.
+        where: { status: "running", startedAt: { lt: cutoff }, ownerRunId: null },
         select: { id: true, chatId: true },
         take: 5000,
       });

@@ -87,6 +87,7 @@ CREATE TABLE "agent_messages" (
 CREATE TABLE "agent_file_journal" (
     "chat_id" UUID NOT NULL,
     "turn_number" INTEGER NOT NULL,
+    "workspace" TEXT NOT NULL DEFAULT '',
     "path" TEXT NOT NULL,
     "existed" BOOLEAN NOT NULL,
     "content" BYTEA,

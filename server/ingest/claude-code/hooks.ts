@@ -17,8 +17,10 @@ import { readTranscriptUsage } from "./transcript-usage.js";
 
 export const SOURCE = "claude-code";
 
-/** The conversation a Claude Code chat's snapshots keep: prompts and final answers, the latest ones. */
+/** The conversation a Claude Code chat's snapshots keep: prompts and final answers, the latest ones, each cut to a length. */
 const MAX_STATE_MESSAGES = 200;
+const MAX_STATE_MESSAGE_CHARS = 4_000;
+const clip = (text: string) => (text.length > MAX_STATE_MESSAGE_CHARS ? `${text.slice(0, MAX_STATE_MESSAGE_CHARS)}… [cut]` : text);
 
 export interface HookResult {
   /** False for an event Tracedeck does not record (a newer Claude Code's): answered all the same. */
@@ -103,7 +105,7 @@ export function createClaudeCodeHooks(options: { services: Services; config: Cla
     await services.ingestSessions.closeTurn(session, ({ prompt, calls, messages }) => {
       if (prompt === null && calls === 0 && !body.last_assistant_message) return null;
       const conversation = [...messages];
-      if (prompt !== null) conversation.push({ role: "user", content: prompt });
+      if (prompt !== null) conversation.push({ role: "user", content: clip(prompt) });
       if (body.last_assistant_message)
         conversation.push({
           role: "assistant",

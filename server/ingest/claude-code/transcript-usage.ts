@@ -12,6 +12,8 @@ import type { Services } from "../../services/index.js";
 import { parseTranscript, usageSteps } from "./transcript.js";
 import { TranscriptRefusedError, readTranscriptChunk } from "./transcript-file.js";
 
+const STEPS_PER_WRITE = 500;
+
 export interface TranscriptUsageInput {
   services: Pick<Services, "traces" | "ingestSessions">;
   config: ClaudeCodeConfig;
@@ -41,14 +43,15 @@ export async function readTranscriptUsage(input: TranscriptUsageInput): Promise<
     }
     budget -= chunk.nextOffset - (chunk.restarted ? 0 : offset);
     bytes += chunk.text.length;
-    const found = usageSteps(parseTranscript(chunk.text, { source: file }));
-    if (found.length > 0) {
-      await services.traces.attachStepUsage(
-        chatId,
-        found.map((step) => ({ stepKey: step.key, tokens: step.tokens, toolCallIds: step.toolUseIds })),
-      );
-      steps += found.length;
+    // Steps the services would refuse (an id past its length limit) are left out rather than
+    // failing the chunk, whose offset would then never move; batches keep each transaction short.
+    const found = usageSteps(parseTranscript(chunk.text, { source: file }))
+      .filter((step) => step.key.length <= 512)
+      .map((step) => ({ stepKey: step.key, tokens: step.tokens, toolCallIds: step.toolUseIds.filter((id) => id.length <= 512).slice(0, 1000) }));
+    for (let i = 0; i < found.length; i += STEPS_PER_WRITE) {
+      await services.traces.attachStepUsage(chatId, found.slice(i, i + STEPS_PER_WRITE));
     }
+    steps += found.length;
     await services.ingestSessions.setTranscriptOffset(chatId, file, chunk.nextOffset);
   }
   return { steps, bytes };
