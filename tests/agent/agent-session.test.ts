@@ -224,5 +224,13 @@ describe("restore with file rewind", () => {
     const last = agentTurns.at(-1)!;
     expect(last.status).toBe("ok");
     expect(last.messages.map((m: any) => m.text)).toEqual(["continued from turn 1"]);
+
+    // Turn 2 is on the branch the restore left: its files cannot be rebuilt from pre-images.
+    const offBranch = await gql(
+      `mutation($chatId: ID!) { restoreSnapshot(chatId: $chatId, turn: 2, rewindFiles: true) { __typename ... on Error { message } } }`,
+      { chatId: chat },
+    );
+    expect(offBranch.restoreSnapshot).toMatchObject({ __typename: "ConflictError", message: expect.stringMatching(/not on the chat's current history/) });
+    expect(readFileSync(join(dir, "notes.txt"), "utf8")).toBe("one\n");
   });
 });
