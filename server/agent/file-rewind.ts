@@ -8,6 +8,7 @@ import path from "node:path";
 import type { AgentFileJournal } from "../db/generated/prisma/client.js";
 import { ensureDirectory, writeFileAtomic } from "./tools/files.js";
 import { resolveInside } from "./workspace-paths.js";
+import { workspaceMoved } from "./workspace-setting.js";
 
 export interface FileRewindResult {
   /** Files written back with their earlier content. */
@@ -22,6 +23,8 @@ export const UNTRACKED_NOTE = "Only files written by write_file and edit_file ar
 
 export async function applyRewind(workspace: string, plan: readonly AgentFileJournal[]): Promise<FileRewindResult> {
   const result: FileRewindResult = { rewritten: [], deleted: [], skipped: [] };
+  const moved = workspaceMoved(workspace);
+  if (moved) return { ...result, skipped: plan.map((entry) => ({ path: entry.path, reason: moved })) };
   for (const entry of plan) {
     let real: string;
     try {

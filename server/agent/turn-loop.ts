@@ -10,6 +10,7 @@
 import type { Services } from "../services/index.js";
 import { type TokenCounts, zeroTokens } from "../services/tokens.js";
 import { type ToolCallOutcome, runToolCall } from "./tool-phase.js";
+import { workspaceMoved } from "./workspace-setting.js";
 import { stat } from "node:fs/promises";
 import { readRegularFile } from "./tools/files.js";
 import { type AnyAgentTool, ToolError, type ToolContext, resolveToolPath } from "./tools/index.js";
@@ -77,6 +78,18 @@ function unknownTool(name: string, tools: readonly AnyAgentTool[]): AnyAgentTool
   };
 }
 
+/** A call refused before it runs (the workspace moved), traced like any call. */
+function refusingTool(name: string, why: string): AnyAgentTool {
+  return {
+    name,
+    description: "",
+    inputSchema: { type: "object" },
+    run: async () => {
+      throw new ToolError("WORKSPACE_MOVED", why);
+    },
+  };
+}
+
 const cancelReason = (signal: AbortSignal) => (signal.reason instanceof Error ? signal.reason.message : typeof signal.reason === "string" ? signal.reason : "cancelled");
 
 export async function runTurn(input: TurnInput): Promise<TurnResult> {
@@ -116,7 +129,8 @@ export async function runTurn(input: TurnInput): Promise<TurnResult> {
         results.push({ type: "tool_result", tool_use_id: call.id, content: "not run: the turn was cancelled", is_error: true });
         continue;
       }
-      const tool = byName.get(call.name) ?? unknownTool(call.name, input.tools);
+      const moved = workspaceMoved(ctx.workspace);
+      const tool = moved ? refusingTool(call.name, moved) : (byName.get(call.name) ?? unknownTool(call.name, input.tools));
       if (WRITE_TOOL_NAMES.has(tool.name)) await journalBeforeWrite(input, call.input);
       const outcome: ToolCallOutcome = await runToolCall({
         services,

@@ -2,6 +2,7 @@
  * A chat's agent workspace: a folder inside AGENT_WORKSPACES_ROOT, stored relative to it and
  * checked again (symlinks resolved) every time a turn starts, since the folder may have changed.
  */
+import { realpathSync } from "node:fs";
 import { mkdir, realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import { ValidationError } from "../errors.js";
@@ -42,4 +43,19 @@ export async function openWorkspace(root: string, setting: string, options: { cr
   if (!isInside(realRoot, real)) throw new ValidationError([{ path: ["workspace"], message: `${outside(root)}; ${absolute} leads to ${real}` }]);
   if (!(await stat(real)).isDirectory()) throw new ValidationError([{ path: ["workspace"], message: `${absolute} is not a folder` }]);
   return real;
+}
+
+/**
+ * Whether the workspace is still where the turn found it. A command of another chat whose workspace
+ * contains this one could swap the folder for a symlink leading anywhere; every tool call and the
+ * rewind check this first.
+ */
+export function workspaceMoved(real: string): string | null {
+  let now: string;
+  try {
+    now = realpathSync.native(real);
+  } catch {
+    return `the workspace ${real} is gone`;
+  }
+  return now === real ? null : `the workspace ${real} now leads to ${now}; nothing was run`;
 }

@@ -1,7 +1,7 @@
 // Tracedeck's agent end to end in process: sendMessage through GraphQL, the scripted provider, the
 // real tools on a real workspace, the auto-fix loop on a real build, snapshots at every turn,
 // cancellation, the one-turn-per-chat conflict, and a restore with file rewind.
-import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { execute, startTestApp, type TestApp } from "../helpers/app.js";
@@ -234,3 +234,29 @@ describe("restore with file rewind", () => {
     expect(readFileSync(join(dir, "notes.txt"), "utf8")).toBe("one\n");
   });
 });
+
+describe("a workspace swapped for a symlink mid-turn", () => {
+  test("the next tool call is refused and nothing is written where the symlink leads", async () => {
+    writeScript("swap", [
+      { toolCalls: [{ name: "run_command", input: { program: "sleep", args: ["2"] } }] },
+      { toolCalls: [{ name: "write_file", input: { path: "x.txt", content: "escaped" } }] },
+      { text: "done" },
+    ]);
+    const { chat, dir } = await newChat("swap", "swap", { buildCommand: [] });
+    const elsewhere = makeTempDir("tracedeck-agent-elsewhere-");
+    try {
+      await send(chat, "go");
+      await waitFor(async () => (await db.prisma.toolTrace.count({ where: { chatId: chat, toolName: "run_command", status: "running" } })) === 1);
+      renameSync(dir, `${dir}-moved`);
+      symlinkSync(elsewhere, dir);
+      await settle(chat);
+      expect(existsSync(join(elsewhere, "x.txt"))).toBe(false);
+      const write = await db.prisma.toolTrace.findFirstOrThrow({ where: { chatId: chat, toolName: "write_file" } });
+      expect(write.status).toBe("error");
+      expect(write.error).toMatch(/now leads to/);
+    } finally {
+      removeDir(elsewhere);
+    }
+  });
+});
+

@@ -7,6 +7,7 @@ import type { Services } from "../../services/index.js";
 import type { PendingAutofix } from "../state.js";
 import { runToolCall } from "../tool-phase.js";
 import type { ToolContext } from "../tools/index.js";
+import { workspaceMoved } from "../workspace-setting.js";
 import { resolveBuildCommand } from "./build-command.js";
 import { type BuildToolResult, buildTool } from "./build-tool.js";
 import { decideAfterBuild, fixMessage } from "./fix-loop.js";
@@ -30,6 +31,8 @@ export type AutofixBuildOutcome =
   | { kind: "retry"; summary: string; pending: PendingAutofix };
 
 export async function runAutofixBuild(input: AutofixBuildInput): Promise<AutofixBuildOutcome> {
+  const moved = workspaceMoved(input.workspace);
+  if (moved) return { kind: "refused", summary: `the build did not run: ${moved}` };
   const command = resolveBuildCommand(input.workspace, input.buildCommand);
   if (!command) return { kind: "none", summary: "" };
   const outcome = await runToolCall({

@@ -78,7 +78,8 @@ export type ToolErrorCode =
   | "LINE_OUT_OF_RANGE"
   | "NO_MATCH"
   | "MULTIPLE_MATCHES"
-  | "UNKNOWN_TOOL";
+  | "UNKNOWN_TOOL"
+  | "WORKSPACE_MOVED";
 
 /** The input was well formed but the tool could not do it; nothing was written. */
 export class ToolError extends Error {
