@@ -38,7 +38,7 @@ export async function applyRewind(workspace: string, plan: readonly AgentFileJou
         result.skipped.push({ path: entry.path, reason: "its earlier content was larger than the journal keeps (AGENT_JOURNAL_MAX_FILE_BYTES)" });
       } else if (entry.existed) {
         await ensureDirectory(path.dirname(real), path.dirname(entry.path));
-        await writeFileAtomic(real, entry.content ?? new Uint8Array());
+        await writeFileAtomic(real, entry.content ?? new Uint8Array(), entry.mode === null ? {} : { mode: entry.mode });
         result.rewritten.push(entry.path);
       } else {
         await rm(real, { force: true });

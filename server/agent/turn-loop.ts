@@ -172,19 +172,16 @@ async function journalBeforeWrite(input: TurnInput, toolInput: unknown): Promise
   }
   const entry = { chatId: input.chatId, turnNumber: input.turnNumber, workspace: input.journal.workspace, path: resolved.display };
   // A file over the journal's limit is recorded as such without being read into memory.
-  const size = await stat(resolved.real).then(
-    (s) => (s.isFile() ? s.size : -1),
-    () => null,
-  );
-  if (size !== null && size > input.journal.maxFileBytes) {
-    await input.services.fileJournal.record({ ...entry, previous: null, tooLargeBytes: size });
+  const found = await stat(resolved.real).catch(() => null);
+  if (found?.isFile() && found.size > input.journal.maxFileBytes) {
+    await input.services.fileJournal.record({ ...entry, previous: null, tooLargeBytes: found.size });
     return;
   }
-  let previous: Buffer | null;
+  let read: { bytes: Buffer; mode: number } | null;
   try {
-    previous = (await readRegularFile(resolved.real, resolved.display, true))?.bytes ?? null;
+    read = await readRegularFile(resolved.real, resolved.display, true);
   } catch {
     return; // a directory or unreadable: the tool will say so, and writes nothing
   }
-  await input.services.fileJournal.record({ ...entry, previous });
+  await input.services.fileJournal.record({ ...entry, previous: read?.bytes ?? null, mode: read ? read.mode & 0o7777 : undefined });
 }

@@ -14,6 +14,8 @@ export interface JournalEntry {
   previous: Buffer | null;
   /** Set instead of `previous` for a file over the journal's limit: it is not read at all. */
   tooLargeBytes?: number;
+  /** The file's permission bits. */
+  mode?: number;
 }
 
 /**
@@ -37,6 +39,7 @@ export function createFileJournalService(deps: ServiceDeps) {
             existed: entry.previous !== null || entry.tooLargeBytes !== undefined,
             content: entry.previous && !tooLarge ? new Uint8Array(entry.previous) : null,
             tooLarge,
+            mode: entry.mode ?? null,
           },
         ],
         skipDuplicates: true,

@@ -1,7 +1,7 @@
 // Tracedeck's agent end to end in process: sendMessage through GraphQL, the scripted provider, the
 // real tools on a real workspace, the auto-fix loop on a real build, snapshots at every turn,
 // cancellation, the one-turn-per-chat conflict, and a restore with file rewind.
-import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { execute, startTestApp, type TestApp } from "../helpers/app.js";
@@ -198,8 +198,10 @@ describe("restore with file rewind", () => {
     const { chat, dir } = await newChat("rewind", "rewind", { buildCommand: [] });
     await send(chat, "first");
     await settle(chat);
+    chmodSync(join(dir, "notes.txt"), 0o755); // as it stands at the end of turn 1
     await send(chat, "second");
     await settle(chat);
+    chmodSync(join(dir, "notes.txt"), 0o600);
     expect(readFileSync(join(dir, "notes.txt"), "utf8")).toBe("two\n");
     expect(existsSync(join(dir, "extra.txt"))).toBe(true);
 
@@ -210,6 +212,7 @@ describe("restore with file rewind", () => {
     expect(restored.restoreSnapshot).toMatchObject({ __typename: "RestoreSnapshotPayload", files: { rewritten: ["notes.txt"], deleted: ["extra.txt"], skipped: [] } });
     expect(restored.restoreSnapshot.files.note).toMatch(/run_command/);
     expect(readFileSync(join(dir, "notes.txt"), "utf8")).toBe("one\n");
+    expect(statSync(join(dir, "notes.txt")).mode & 0o777).toBe(0o755);
     expect(existsSync(join(dir, "extra.txt"))).toBe(false);
 
     // The next message continues from turn 1's conversation: the script sees 2 assistant messages, so plays step 2.

@@ -92,6 +92,7 @@ CREATE TABLE "agent_file_journal" (
     "existed" BOOLEAN NOT NULL,
     "content" BYTEA,
     "too_large" BOOLEAN NOT NULL DEFAULT false,
+    "mode" INTEGER,
     "created_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
 
     CONSTRAINT "agent_file_journal_pkey" PRIMARY KEY ("chat_id","turn_number","path")
