@@ -142,12 +142,12 @@ async function main(): Promise<number> {
     return 1;
   }
   // Loaded once the arguments are known: usage errors and --help answer without loading the database's modules.
-  const [{ databaseHostOf }, { openDatabase }, { connectWithRetry, DatabaseUnreachableError }, { migrate, MigrationError }, { createEventBus }, { importTranscripts }, { createServices }] =
+  const [{ openDatabase }, { DatabaseUnreachableError }, { MigrationError }, { prepareDatabase }, { createEventBus }, { importTranscripts }, { createServices }] =
     await Promise.all([
-      import("../server/db/availability.js"),
       import("../server/db/client.js"),
       import("../server/db/connect-with-retry.js"),
       import("../server/db/migrate.js"),
+      import("../server/db/prepare.js"),
       import("../server/events/pubsub.js"),
       import("../server/ingest/claude-code/import.js"),
       import("../server/services/index.js"),
@@ -177,16 +177,7 @@ async function main(): Promise<number> {
   }
   const opened = db;
   try {
-    const conn = await connectWithRetry(opened, {
-      timeoutMs: config.DATABASE_STARTUP_TIMEOUT_SECONDS * 1000,
-      host: config.DATABASE_URL ? databaseHostOf(config.DATABASE_URL) : "embedded PGlite",
-      log,
-    });
-    try {
-      await migrate(conn, { log, holdLockMs: config.TRACEDECK_TEST_MIGRATION_LOCK_HOLD_MS });
-    } finally {
-      await conn.close();
-    }
+    await prepareDatabase(opened, config, log);
     const services = createServices({ prisma: opened.prisma, bus: createEventBus(), limits: limitsFrom(config), log });
     const where = opened.kind === "pglite" ? `embedded PGlite in ${path.resolve(config.DATA_DIR)}` : "PostgreSQL";
     process.stdout.write(`Importing ${plural(unique.length, "Claude Code transcript")} into ${where}\n`);

@@ -2,11 +2,11 @@
 import { SandboxUnavailableError } from "./agent/command-errors.js";
 import { buildApp } from "./app.js";
 import { ConfigError, DEFAULT_CURSOR_SECRET, isLoopbackHost, loadConfig } from "./config.js";
-import { databaseHostOf } from "./db/availability.js";
 import { type Database, openDatabase, setPrisma } from "./db/client.js";
-import { connectWithRetry, DatabaseUnreachableError } from "./db/connect-with-retry.js";
+import { DatabaseUnreachableError } from "./db/connect-with-retry.js";
 import { DataDirLockedError } from "./db/data-dir-lock.js";
-import { migrate, MigrationError } from "./db/migrate.js";
+import { MigrationError } from "./db/migrate.js";
+import { prepareDatabase } from "./db/prepare.js";
 import { createLogger } from "./logger.js";
 
 async function main() {
@@ -32,16 +32,7 @@ async function main() {
   db = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, statementTimeoutMs: config.STATEMENT_TIMEOUT_MS });
   const opened = db;
   try {
-    const conn = await connectWithRetry(opened, {
-      timeoutMs: config.DATABASE_STARTUP_TIMEOUT_SECONDS * 1000,
-      host: config.DATABASE_URL ? databaseHostOf(config.DATABASE_URL) : "embedded PGlite",
-      log,
-    });
-    try {
-      await migrate(conn, { log, holdLockMs: config.TRACEDECK_TEST_MIGRATION_LOCK_HOLD_MS });
-    } finally {
-      await conn.close();
-    }
+    await prepareDatabase(opened, config, log);
     setPrisma(opened.prisma);
     const app = buildApp({ config, db: opened, log });
     const url = await app.start();
