@@ -5,7 +5,7 @@ import { PrismaPGlite } from "pglite-prisma-adapter";
 import pg from "pg";
 import { PrismaClient } from "./generated/prisma/client.js";
 import { lockDataDir } from "./data-dir-lock.js";
-import type { SqlConnection } from "./sql-connection.js";
+import type { SqlConnection, WriteSql } from "./sql-connection.js";
 
 export type DatabaseKind = "pglite" | "postgresql";
 
@@ -14,6 +14,8 @@ export interface Database {
   prisma: PrismaClient;
   /** A dedicated connection for migrations and health checks (PGlite has only one). */
   openSqlConnection(): Promise<SqlConnection>;
+  /** The hot write path's statements, sent without Prisma (see services/trace-writes.ts). */
+  writeSql: WriteSql;
   close(): Promise<void>;
 }
 
@@ -38,9 +40,17 @@ const CONNECT_TIMEOUT_MS = 5_000;
 function openPostgres(connectionString: string, statementTimeoutMs = 0): Database {
   const pool = { connectionString, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, ...(statementTimeoutMs > 0 ? { statement_timeout: statementTimeoutMs } : {}) };
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool), transactionOptions });
+  // Its own small pool: each write is one statement, so a few connections carry many writers.
+  const writePool = new pg.Pool({ ...pool, max: 4 });
+  writePool.on("error", () => {}); // an idle connection's loss is reported by its next query
   return {
     kind: "postgresql",
     prisma,
+    writeSql: {
+      async query<T>(sql: string, params: unknown[] = []) {
+        return (await writePool.query(sql, params)).rows as T[];
+      },
+    },
     async openSqlConnection() {
       const client = new pg.Client({ connectionString, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
       // A connection lost while idle is reported on the next query; unheard, the event would end the process.
@@ -59,7 +69,7 @@ function openPostgres(connectionString: string, statementTimeoutMs = 0): Databas
       };
     },
     async close() {
-      await prisma.$disconnect();
+      await Promise.all([prisma.$disconnect(), writePool.end()]);
     },
   };
 }
@@ -77,6 +87,12 @@ async function openPglite(dataDir: string): Promise<Database> {
   return {
     kind: "pglite",
     prisma,
+    // PGlite's query waits for any transaction Prisma holds open on its one connection.
+    writeSql: {
+      async query<T>(sql: string, params: unknown[] = []) {
+        return (await db.query<T>(sql, params)).rows;
+      },
+    },
     async openSqlConnection() {
       return {
         async query<T>(sql: string, params: unknown[] = []) {

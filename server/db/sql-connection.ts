@@ -8,6 +8,11 @@ export interface SqlConnection {
 
 import type { PrismaClient } from "./generated/prisma/client.js";
 
+/** One statement at a time, each its own transaction: all a data-modifying CTE needs. */
+export interface WriteSql {
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+}
+
 /** The Prisma client's pool as a SqlConnection: for reads such as the health check. */
 export function prismaSql(prisma: PrismaClient): SqlConnection {
   return {
@@ -17,4 +22,9 @@ export function prismaSql(prisma: PrismaClient): SqlConnection {
     },
     close: async () => {},
   };
+}
+
+/** Where no direct connection is given (some tests build services from a Prisma client alone). */
+export function prismaWriteSql(prisma: PrismaClient): WriteSql {
+  return { query: <T>(sql: string, params: unknown[] = []) => prisma.$queryRawUnsafe<T[]>(sql, ...params) };
 }
