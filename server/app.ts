@@ -1,3 +1,4 @@
+import { writeConcurrencyOf } from "./db/client.js";
 import type { AddressInfo } from "node:net";
 import { type AgentRunner, createAgentRunner } from "./agent/runner.js";
 import type { Sandbox } from "./agent/sandbox.js";
@@ -57,7 +58,14 @@ export function buildApp(options: AppOptions): App {
   const { config, db, log } = options;
   const redis = !options.bus && config.REDIS_URL ? createRedisEventBus(config.REDIS_URL, log) : undefined;
   const bus = options.bus ?? redis?.bus ?? createEventBus();
-  const services = createServices({ prisma: db.prisma, bus, limits: limitsFrom(config), log });
+  const services = createServices({
+    prisma: db.prisma,
+    bus,
+    limits: limitsFrom(config),
+    log,
+    writeSql: db.writeSql,
+    writeConcurrency: writeConcurrencyOf(db),
+  });
 
   let router: ChatEventRouter | undefined;
   const routerProxy: ChatEventRouter = {

@@ -40,8 +40,9 @@ const CONNECT_TIMEOUT_MS = 5_000;
 function openPostgres(connectionString: string, statementTimeoutMs = 0): Database {
   const pool = { connectionString, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, ...(statementTimeoutMs > 0 ? { statement_timeout: statementTimeoutMs } : {}) };
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool), transactionOptions });
-  // Its own small pool: each write is one statement, so a few connections carry many writers.
-  const writePool = new pg.Pool({ ...pool, max: 4 });
+  // Its own pool: each write is one statement, so a few connections carry many writers (two
+  // group-commit queues, starts and finishes, with WRITE_CONCURRENCY batches each, and spare).
+  const writePool = new pg.Pool({ ...pool, max: 2 * WRITE_CONCURRENCY + 2 });
   writePool.on("error", () => {}); // an idle connection's loss is reported by its next query
   return {
     kind: "postgresql",
@@ -111,6 +112,12 @@ async function openPglite(dataDir: string): Promise<Database> {
     },
   };
 }
+
+/** Group-commit batches in flight per queue on PostgreSQL; what arrives meanwhile joins the next batch. */
+const WRITE_CONCURRENCY = 4;
+
+/** PGlite has one connection: one batch at a time, and everything that arrives meanwhile joins the next. */
+export const writeConcurrencyOf = (db: Pick<Database, "kind">) => (db.kind === "pglite" ? 1 : WRITE_CONCURRENCY);
 
 let current: PrismaClient | undefined;
 

@@ -1,4 +1,5 @@
 import type { Limits } from "../config.js";
+import type { WriteSql } from "../db/sql-connection.js";
 import type { PrismaClient } from "../db/generated/prisma/client.js";
 import type { EventBus } from "../events/pubsub.js";
 import type { Logger } from "../logger.js";
@@ -9,4 +10,8 @@ export interface ServiceDeps {
   bus: EventBus;
   limits: Limits;
   log: Logger;
+  /** The hot write path's direct statements (db.writeSql); without it they go through Prisma's raw queries. */
+  writeSql?: WriteSql;
+  /** Group-commit batches in flight at once: 1 on PGlite's one connection, more on PostgreSQL. */
+  writeConcurrency?: number;
 }

@@ -6,6 +6,10 @@ import type { TraceStatus } from "../db/generated/prisma/enums.js";
 import { ConflictError, type FieldIssue, NotFoundError, TracedeckError, ValidationError } from "../errors.js";
 import type { ServiceDeps } from "./deps.js";
 import { type ChatWrite, type LockedChat, writeChats } from "./chat-writes.js";
+import { publishChatEvents } from "../events/pubsub.js";
+import { prismaWriteSql } from "../db/sql-connection.js";
+import { createGroupCommit, type Settled } from "./group-commit.js";
+import { type FinishRow, NeedsGeneralPath, type RecordRow, type StartRow, type Written, createTraceWrites, isDataConflict } from "./trace-writes.js";
 import { type TokenCounts, isZero, tokensInput } from "./tokens.js";
 import { capOutput } from "./truncate.js";
 import { EARLIEST_INSTANT, LATEST_INSTANT } from "./dates.js";
@@ -98,6 +102,9 @@ function instantFromLatency(ms: number, what: "start" | "finish"): Date {
   return new Date(ms);
 }
 
+/** A batch's byte budget counts an item by its input's JSON size. */
+const approximateBytes = (value: unknown) => (JSON.stringify(value) ?? "").length;
+
 const hash = (value: unknown) => createHash("sha256").update(stringify(value) ?? "null").digest("hex");
 
 /** What the client said at start: a retry with the same tool_call_id must say the same. */
@@ -128,18 +135,20 @@ function finishHashOf(d: FinishData, outputHash: string | null, tokens: TokenCou
 export function createTraceService(deps: ServiceDeps) {
   const { prisma, limits } = deps;
   const s = schemas(limits.toolInputMaxBytes);
+  const writes = createTraceWrites(deps.writeSql ?? prismaWriteSql(prisma));
+  const groupOptions = { maxInFlight: deps.writeConcurrency ?? 1, maxItems: 256, maxBytes: 8 * 2 ** 20 };
 
-  /** The row of a new trace, as started. */
-  function startColumns(chat: LockedChat, d: StartData, finish?: FinishData) {
+  /** The row of a new trace, as started; session and turn left null when the chat's defaults apply. */
+  function newTraceRow(d: StartData, finish?: FinishData): StartRow {
     // A recorded trace given only its finish starts latency before it, not at the server's now.
     const backdated = !d.startedAt && finish?.finishedAt ? instantFromLatency(finish.finishedAt.getTime() - (finish.latencyMs ?? 0), "start") : undefined;
     return {
       id: randomUUID(),
       chatId: d.chatId,
-      sessionId: d.sessionId ?? chat.currentSessionId,
+      sessionId: d.sessionId ?? null,
       messageId: d.messageId ?? null,
       toolCallId: d.toolCallId ?? null,
-      turnNumber: d.turnNumber ?? chat.nextTurn,
+      turnNumber: d.turnNumber ?? null,
       toolName: d.toolName,
       toolInput: d.toolInput as object,
       startedAt: d.startedAt ?? backdated ?? new Date(),
@@ -152,18 +161,17 @@ export function createTraceService(deps: ServiceDeps) {
     };
   }
 
-  /** The columns a finish sets, and its identity; throws when the finish precedes a client-given start. */
-  function finishColumns(started: { startedAt: Date; startedAtFromClient: boolean }, d: FinishData) {
+  /** The row of a new trace, as started, with the locked chat's defaults. */
+  function startColumns(chat: LockedChat, d: StartData, finish?: FinishData) {
+    const row = newTraceRow(d, finish);
+    return { ...row, toolInput: row.toolInput as object, sessionId: row.sessionId ?? chat.currentSessionId, turnNumber: row.turnNumber ?? chat.nextTurn };
+  }
+
+  /** What a finish sets that does not depend on the stored start: output, status, tokens, identity. */
+  function finishValues(d: FinishData) {
     const output = d.output === undefined ? undefined : capOutput(d.output, limits.traceOutputCapBytes);
     const tokens = d.tokens && !isZero(d.tokens) ? d.tokens : undefined;
-    if (d.finishedAt && started.startedAtFromClient && d.finishedAt < started.startedAt) {
-      throw new ValidationError([{ path: ["finishedAt"], message: "must not be before the trace's startedAt" }]);
-    }
-    // Given only a latency, the finish is that long after the start, so the two agree.
-    const finishedAt = d.finishedAt ?? (d.latencyMs !== undefined ? instantFromLatency(started.startedAt.getTime() + d.latencyMs, "finish") : new Date());
-    const columns = {
-      finishedAt,
-      latencyMs: d.latencyMs ?? elapsedMs(started.startedAt, finishedAt),
+    return {
       status: (d.status ?? (d.error !== undefined ? "error" : "ok")) as TraceStatus,
       toolOutput: output?.text ?? null,
       outputBytes: output?.bytes ?? null,
@@ -171,13 +179,29 @@ export function createTraceService(deps: ServiceDeps) {
       error: d.error ?? null,
       outcome: d.outcome ?? null,
       finishHash: finishHashOf(d, output?.hash ?? null, tokens),
+      tokens: tokens ?? null,
+    };
+  }
+
+  /** The columns a finish sets, and its identity; throws when the finish precedes a client-given start. */
+  function finishColumns(started: { startedAt: Date; startedAtFromClient: boolean }, d: FinishData) {
+    const { tokens, ...values } = finishValues(d);
+    if (d.finishedAt && started.startedAtFromClient && d.finishedAt < started.startedAt) {
+      throw new ValidationError([{ path: ["finishedAt"], message: "must not be before the trace's startedAt" }]);
+    }
+    // Given only a latency, the finish is that long after the start, so the two agree.
+    const finishedAt = d.finishedAt ?? (d.latencyMs !== undefined ? instantFromLatency(started.startedAt.getTime() + d.latencyMs, "finish") : new Date());
+    const columns = {
+      ...values,
+      finishedAt,
+      latencyMs: d.latencyMs ?? elapsedMs(started.startedAt, finishedAt),
       inputTokens: tokens?.input ?? 0,
       outputTokens: tokens?.output ?? 0,
       cacheReadTokens: tokens?.cacheRead ?? 0,
       cacheWriteTokens: tokens?.cacheWrite ?? 0,
       reasoningTokens: tokens?.reasoning ?? 0,
     };
-    return { columns, tokens };
+    return { columns, tokens: tokens ?? undefined };
   }
 
   async function insertStart(w: ChatWrite, chat: LockedChat, d: StartData): Promise<ToolTrace> {
@@ -310,6 +334,72 @@ export function createTraceService(deps: ServiceDeps) {
     return { chatId: target.chatId, find: (w) => w.tx.toolTrace.findUnique({ where: { chatId_toolCallId: key } }) };
   }
 
+  /**
+   * Commits a batch by the one-statement path, publishes its events, then runs each item it left
+   * unwritten (a retried call id, an unknown chat or trace, a finish before its start) through the
+   * general path, which answers it with its replayed row or its typed error. A statement failed by
+   * one item's value (SQLSTATE 22, 23) sends every item down the general path, so it fails alone.
+   */
+  async function commitGroup<D>(items: D[], fast: () => Promise<Written>, general: (item: D) => Promise<ToolTrace>): Promise<Settled<ToolTrace>[]> {
+    let written: Written = { traces: new Map(), events: [] };
+    try {
+      written = await fast();
+    } catch (error) {
+      if (!isDataConflict(error)) throw error;
+      deps.log.warn("traces.batch_statement_refused", { items: items.length, error: error instanceof Error ? error.message : String(error) });
+    }
+    publishChatEvents(deps.bus, written.events);
+    return Promise.all(
+      items.map(async (item, i): Promise<Settled<ToolTrace>> => {
+        const trace = written.traces.get(i);
+        if (trace) return { ok: true, value: trace };
+        try {
+          return { ok: true, value: await general(item) };
+        } catch (error) {
+          return { ok: false, error };
+        }
+      }),
+    );
+  }
+
+  const startOne = (d: StartData) => writeChats(deps, [d.chatId], (w) => insertStart(w, w.chats.get(d.chatId)!, d));
+  const starts = createGroupCommit<StartData, ToolTrace>((items) => {
+    const rows = items.map((d) => newTraceRow(d));
+    return commitGroup(items, () => writes.startAll(rows), startOne);
+  }, groupOptions);
+
+  async function finishOne(d: FinishData & z.output<Schemas["finish"]>): Promise<ToolTrace> {
+    const target = await resolveFinishTarget(d);
+    return writeChats(deps, [target.chatId], async (w) => {
+      const trace = await target.find(w);
+      if (!trace) throw new NotFoundError("ToolTrace", d.traceId ?? `${d.chatId}/${d.toolCallId}`);
+      return applyFinish(w, trace, d);
+    });
+  }
+  const finishes = createGroupCommit<{ d: z.output<Schemas["finish"]>; row: FinishRow }, ToolTrace>(
+    (items) => commitGroup(items, () => writes.finishAll(items.map((x) => x.row)), (x) => finishOne(x.d)),
+    groupOptions,
+  );
+
+  /** A recorded trace's row, every column worked out here but the chat's defaults. */
+  function recordRow(d: RecordData): RecordRow {
+    const start = newTraceRow(d, d);
+    const { columns, tokens } = finishColumns(start, d);
+    return { ...start, ...columns, tokens: tokens ?? null };
+  }
+
+  /** Recorded traces by the one-statement path; null when the batch needs the general path. */
+  async function recordFast(rows: RecordRow[]): Promise<ToolTrace[] | null> {
+    try {
+      const written = await writes.recordAll(rows);
+      publishChatEvents(deps.bus, written.events);
+      return rows.map((_, i) => written.traces.get(i)!);
+    } catch (error) {
+      if (error instanceof NeedsGeneralPath) return null;
+      throw error;
+    }
+  }
+
   return {
     async get(id: string): Promise<ToolTrace> {
       parseInput(z.object({ id: uuid }), { id });
@@ -326,24 +416,33 @@ export function createTraceService(deps: ServiceDeps) {
     /** Starts a trace (status running). The same tool_call_id again returns the stored row when identical. */
     async start(input: StartTraceInput): Promise<ToolTrace> {
       const d = parseInput(s.start, input);
-      return writeChats(deps, [d.chatId], (w) => insertStart(w, w.chats.get(d.chatId)!, d));
+      return starts.submit(d, approximateBytes(d.toolInput));
     },
 
     /** Finishes a trace by id, or by chat and tool_call_id. */
     async finish(input: FinishTraceInput): Promise<ToolTrace> {
       const d = parseInput(s.finish, input);
-      const target = await resolveFinishTarget(d);
-      return writeChats(deps, [target.chatId], async (w) => {
-        const trace = await target.find(w);
-        if (!trace) throw new NotFoundError("ToolTrace", d.traceId ?? `${d.chatId}/${d.toolCallId}`);
-        return applyFinish(w, trace, d);
-      });
+      const target = parseInput(finishTarget, d);
+      // A traceId with a chatId or toolCallId beside it is checked against the stored trace first.
+      if ("traceId" in target && (d.chatId !== undefined || d.toolCallId !== undefined)) return finishOne(d);
+      const { tokens, ...values } = finishValues(d);
+      const row: FinishRow = {
+        traceId: "traceId" in target ? target.traceId : null,
+        chatId: "traceId" in target ? null : target.chatId,
+        toolCallId: "traceId" in target ? null : target.toolCallId,
+        finishedAt: d.finishedAt ?? null,
+        latencyMs: d.latencyMs ?? null,
+        ...values,
+        tokens,
+      };
+      return finishes.submit({ d, row }, (d.output?.length ?? 0) + (d.error?.length ?? 0));
     },
 
     /** Records a finished trace in one call: two events, trace_started then trace_finished. */
     async record(input: RecordTraceInput): Promise<ToolTrace> {
       const d = parseInput(s.record, input);
-      return writeChats(deps, [d.chatId], async (w) => (await recordMany(w, [d]))[0]!);
+      const fast = await recordFast([recordRow(d)]);
+      return fast ? fast[0]! : writeChats(deps, [d.chatId], async (w) => (await recordMany(w, [d]))[0]!);
     },
 
     /**
@@ -373,6 +472,9 @@ export function createTraceService(deps: ServiceDeps) {
       });
       let index = 0;
       try {
+        const rows = parsed.map((d, i) => ((index = i), recordRow(d)));
+        const fast = await recordFast(rows);
+        if (fast) return fast;
         return await writeChats(deps, parsed.map((d) => d.chatId), (w) => recordMany(w, parsed, (i) => (index = i)));
       } catch (error) {
         if (error instanceof ValidationError) throw error.prefixed(["items", index]);

@@ -1,3 +1,4 @@
+import { writeConcurrencyOf } from "../../server/db/client.js";
 import { defaultLimits, type Limits } from "../../server/config.js";
 import { createEventBus, type EventBus } from "../../server/events/pubsub.js";
 import { CHAT_EVENTS, type ChatEventMessage, isProbe } from "../../server/events/topics.js";
@@ -46,6 +47,14 @@ export interface ServiceHarness {
 export function createServiceHarness(db: Database, limits: Partial<Limits> = {}): ServiceHarness {
   const bus = createEventBus();
   const published = recordPublished(bus);
-  const services = createServices({ prisma: db.prisma, bus, limits: { ...defaultLimits, ...limits }, log: silentLogger });
+  // As the app builds them: the hot writes on the database's own statement path.
+  const services = createServices({
+    prisma: db.prisma,
+    bus,
+    limits: { ...defaultLimits, ...limits },
+    log: silentLogger,
+    writeSql: db.writeSql,
+    writeConcurrency: writeConcurrencyOf(db),
+  });
   return { services, bus, published };
 }

@@ -19,6 +19,10 @@ interface ToolLatency {
 
 interface ChatStats {
   chatId: string;
+  /** The chat row's counters, kept on write by the triggers on tool_traces. */
+  traceCount: number;
+  errorCount: number;
+  runningCount: number;
 }
 
 export const TokenTotalsRef = builder.objectRef<TokenTotals>("TokenTotals").implement({
@@ -49,13 +53,9 @@ const AGGREGATE = 20;
 
 const ChatStatsRef = builder.objectRef<ChatStats>("ChatStats").implement({
   fields: (t) => ({
-    traceCount: t.int({ complexity: AGGREGATE, resolve: ({ chatId }) => getPrisma().toolTrace.count({ where: { chatId } }) }),
-    errorCount: t.int({
-      description: "Traces finished with status error or timeout",
-      complexity: AGGREGATE,
-      resolve: ({ chatId }) => getPrisma().toolTrace.count({ where: { chatId, status: { in: ["error", "timeout"] } } }),
-    }),
-    runningCount: t.int({ complexity: AGGREGATE, resolve: ({ chatId }) => getPrisma().toolTrace.count({ where: { chatId, status: "running" } }) }),
+    traceCount: t.exposeInt("traceCount"),
+    errorCount: t.exposeInt("errorCount", { description: "Traces finished with status error or timeout" }),
+    runningCount: t.exposeInt("runningCount"),
     tokens: t.field({
       type: TokenTotalsRef,
       complexity: AGGREGATE,
@@ -84,4 +84,10 @@ const ChatStatsRef = builder.objectRef<ChatStats>("ChatStats").implement({
   }),
 });
 
-builder.prismaObjectField("Chat", "stats", (t) => t.field({ type: ChatStatsRef, resolve: (chat) => ({ chatId: chat.id }) }));
+builder.prismaObjectField("Chat", "stats", (t) =>
+  t.field({
+    type: ChatStatsRef,
+    select: { traceCount: true, errorCount: true, runningCount: true },
+    resolve: (chat) => ({ chatId: chat.id, traceCount: chat.traceCount, errorCount: chat.errorCount, runningCount: chat.runningCount }),
+  }),
+);

@@ -142,7 +142,9 @@ builder.prismaObjectField("Chat", "traces", (t) =>
               take,
             }),
         });
-        return { ...connection, where: base };
+        // Unfiltered, the count is the chat's counter, kept on write: no scan of a large chat.
+        const unfiltered = Object.keys(base).length === 1;
+        return { ...connection, where: base, counted: unfiltered ? chat.traceCount : undefined };
       },
     },
     {
@@ -152,7 +154,10 @@ builder.prismaObjectField("Chat", "traces", (t) =>
           description: "Traces matching the filter, on every page",
           // A count query; the connection's page size multiplies it, which prices it like a page.
           complexity: 1,
-          resolve: (connection) => getPrisma().toolTrace.count({ where: (connection as unknown as { where: Prisma.ToolTraceWhereInput }).where }),
+          resolve: (connection) => {
+            const { where, counted } = connection as unknown as { where: Prisma.ToolTraceWhereInput; counted?: number };
+            return counted ?? getPrisma().toolTrace.count({ where });
+          },
         }),
       }),
     },
