@@ -4,6 +4,7 @@ import { getPrisma } from "../../db/client.js";
 import { chatEventStream, type StreamEvent, type StreamOpening } from "../../events/chat-stream.js";
 import { builder } from "../builder.js";
 import type { GraphQLContext } from "../context.js";
+import { liveRows, type LiveModel } from "../live-rows.js";
 import { SnapshotRevisionRef } from "../types/SnapshotRevision.js";
 import { ToolTraceRef } from "../types/ToolTrace.js";
 import { subscribedChat } from "./chatEvents.js";
@@ -14,7 +15,11 @@ async function liveKinds(chatId: string | number, ctx: GraphQLContext, kinds: Ch
   return chatEventStream(getPrisma(), ctx.router, { chatId: chat.id, opening: false, kinds, idleCheckMs: ctx.limits.streamIdleCheckMs });
 }
 
-const subjectOf = (item: StreamOpening | StreamEvent) => (item as StreamEvent).event.subjectId;
+/** The event's subject, read once per event for every subscriber of this process (see live-rows.ts). */
+const subjectOf = <M extends LiveModel>(model: M, item: StreamOpening | StreamEvent) => {
+  const { event } = item as StreamEvent;
+  return liveRows().load(model, event.subjectId, event.chatId, event.seq);
+};
 
 /**
  * The trace as it stood after its start: the frame is resolved later than the event, when the trace
@@ -22,6 +27,7 @@ const subjectOf = (item: StreamOpening | StreamEvent) => (item as StreamEvent).e
  * finish sets are shown as a start leaves them.
  */
 function asStarted(trace: ToolTrace | null): ToolTrace | null {
+  // A copy: the row is shared with every other subscriber of the event.
   if (!trace) return null;
   return {
     ...trace,
@@ -49,7 +55,7 @@ builder.subscriptionFields((t) => ({
     description: "Each trace of the chat as it starts (the trace row after its start); null if it was deleted meanwhile.",
     args: { chatId: t.arg.id({ required: true }) },
     subscribe: (_root, args, ctx) => liveKinds(args.chatId, ctx, ["trace_started"]),
-    resolve: async (item) => asStarted(await getPrisma().toolTrace.findUnique({ where: { id: subjectOf(item) } })),
+    resolve: async (item) => asStarted(await subjectOf("trace", item)),
   }),
   toolTraceFinished: t.field({
     type: ToolTraceRef,
@@ -57,7 +63,7 @@ builder.subscriptionFields((t) => ({
     description: "Each trace of the chat as it finishes, abandoned ones included.",
     args: { chatId: t.arg.id({ required: true }) },
     subscribe: (_root, args, ctx) => liveKinds(args.chatId, ctx, ["trace_finished"]),
-    resolve: (item) => getPrisma().toolTrace.findUnique({ where: { id: subjectOf(item) } }),
+    resolve: (item) => subjectOf("trace", item),
   }),
   snapshotSaved: t.field({
     type: SnapshotRevisionRef,
@@ -65,6 +71,6 @@ builder.subscriptionFields((t) => ({
     description: "Each snapshot revision saved in the chat.",
     args: { chatId: t.arg.id({ required: true }) },
     subscribe: (_root, args, ctx) => liveKinds(args.chatId, ctx, ["snapshot_saved"]),
-    resolve: (item) => getPrisma().agentSnapshotRevision.findUnique({ where: { id: subjectOf(item) } }),
+    resolve: (item) => subjectOf("revision", item),
   }),
 }));
