@@ -5,6 +5,7 @@ import type { ChatEventRouter } from "../events/router.js";
 import type { Logger } from "../logger.js";
 import type { GraphQLContext } from "../schema/context.js";
 import { schema } from "../schema/index.js";
+import { createLoaders } from "../schema/loaders/index.js";
 import type { Services } from "../services/index.js";
 import { outageStatusPlugin, publicDatabaseError } from "./database-errors.js";
 import type { AgentRunner } from "../agent/runner.js";
@@ -39,7 +40,8 @@ export function createTracedeckYoga({ config, services, router, agent, log, data
     // send it preflighted requests (form, multipart and text/plain POSTs are refused by the guard in routes.ts).
     cors: config.CORS_ORIGINS.length > 0 ? { origin: config.CORS_ORIGINS, credentials: true, methods: ["GET", "POST"] } : false,
     logging: false,
-    context: (): GraphQLContext => ({ services, agent, router, log, limits }),
+    // Called per HTTP request and per WebSocket operation (websocket.ts uses its contextFactory).
+    context: (): GraphQLContext => ({ services, agent, router, log, limits, loaders: createLoaders() }),
     graphiql: { title: "Tracedeck GraphiQL", subscriptionsProtocol: "WS" },
     renderGraphiQL: (options) => renderGraphiQLPage({ ...options }),
     // Unexpected errors reach the client as "Unexpected error."; the log keeps what happened. A

@@ -2,6 +2,7 @@ import type { AgentRunner } from "../agent/runner.js";
 import type { ChatEventRouter } from "../events/router.js";
 import type { Logger } from "../logger.js";
 import type { Services } from "../services/index.js";
+import type { Loaders } from "./loaders/index.js";
 
 /** Built per request (and per WebSocket operation). The Prisma client is not here: see db/client.ts. */
 export interface GraphQLContext {
@@ -11,4 +12,6 @@ export interface GraphQLContext {
   router: ChatEventRouter;
   log: Logger;
   limits: { maxPageSize: number; defaultPageSize: number; cursorSecret: string; streamIdleCheckMs: number };
+  /** Batch loaders for fields read once per row of a page (schema/loaders): new for each context. */
+  loaders: Loaders;
 }

@@ -89,9 +89,11 @@ describe("statements per page are a small constant", () => {
   test("a page of traces with each trace's chat: the same statements for 10 as for 50", async () => {
     const { small, large, statements } = await atTwoSizes(TRACES_WITH_CHAT, { id: chatId, n: 10 }, { id: chatId, n: 50 });
     expect(large, statements.join("\n")).toBe(small);
-    // The chat; the page; totalCount; the chat relation (the traces by id, then their chats by id).
-    expect(large, statements.join("\n")).toBeLessThanOrEqual(5);
+    // The chat; the page; the page's chats (the chat relation, loaded with the page). totalCount is
+    // the chat's counter, and the page's traces are not read again by id.
+    expect(large, statements.join("\n")).toBeLessThanOrEqual(3);
     expect(statements.filter((sql) => /FROM "public"\."chats"/.test(sql)).length).toBeLessThanOrEqual(2);
+    expect(statements.filter((sql) => /FROM "public"\."tool_traces"/.test(sql)).length, statements.join("\n")).toBe(1);
   });
 
   test("nodes(ids) of traces with their chat", async () => {
@@ -117,26 +119,52 @@ describe("statements per page are a small constant", () => {
     const b = await atTwoSizes(turns, { id: chatId, n: 2 }, { id: chatId, n: 8 });
     expect(b.large, b.statements.join("\n")).toBe(b.small);
   });
-});
 
-// Known N+1s in resolvers outside this test's owner's files, kept here so the day each is fixed shows
-// (a test.fails passes while the statement count still grows with the page; remove the `.fails` then).
-describe("known N+1s", () => {
-  test.fails("Chat.stats on a chats page (ChatStats.ts: counts and a model_steps sum per chat)", async () => {
-    const q = `query($n: Int!) { chats(first: $n) { edges { node { id stats { traceCount errorCount runningCount tokens { tokensUsed } } } } } }`;
-    const { small, large } = await atTwoSizes(q, { n: 3 }, { n: 12 });
-    expect(large).toBe(small);
+  // Fields batched per request (server/schema/loaders): one statement for the whole page, and the
+  // values the per-row reads gave.
+  test("Chat.stats on a chats page: one model_steps sum for all the chats", async () => {
+    const q = `query($n: Int!) { chats(first: $n) { edges { node { id uuid stats { traceCount errorCount runningCount tokens { input output cacheRead cacheWrite reasoning tokensUsed } } } } } }`;
+    const { small, large, statements } = await atTwoSizes(q, { n: 3 }, { n: 12 });
+    expect(large, statements.join("\n")).toBe(small);
+    expect(statements.filter((sql) => /FROM model_steps/.test(sql)).length).toBe(1);
+    // Every chat's totals, as a per-chat sum gives them (the steps chat has some, the others none).
+    const page = dataOf(await run(q, { n: 50 }));
+    const sums = await db.prisma.modelStep.groupBy({
+      by: ["chatId"],
+      _sum: { inputTokens: true, outputTokens: true, cacheReadTokens: true, cacheWriteTokens: true, reasoningTokens: true },
+    });
+    const byChat = new Map(sums.map((s) => [s.chatId, s._sum]));
+    expect(page.chats.edges.length).toBeGreaterThan(13);
+    for (const { node } of page.chats.edges) {
+      const sum = byChat.get(node.uuid);
+      const [input, output, cacheRead, cacheWrite, reasoning] = [sum?.inputTokens, sum?.outputTokens, sum?.cacheReadTokens, sum?.cacheWriteTokens, sum?.reasoningTokens].map((n) => n ?? 0);
+      expect(node.stats.tokens, node.uuid).toEqual({ input, output, cacheRead, cacheWrite, reasoning, tokensUsed: input! + cacheRead! + cacheWrite! + output! });
+    }
+    expect(page.chats.edges.find((e: any) => e.node.id === stepsChatId).node.stats.tokens.input).toBeGreaterThan(0);
   });
 
-  test.fails("AgentTurn.messages under Chat.agentTurns (AgentTurn.ts: one findMany per turn)", async () => {
-    const q = `query($id: ID!, $n: Int!) { chat(id: $id) { agentTurns(last: $n) { id messages { id } } } }`;
-    const { small, large } = await atTwoSizes(q, { id: chatId, n: 2 }, { id: chatId, n: 8 });
-    expect(large).toBe(small);
+  test("AgentTurn.messages under Chat.agentTurns: one read for all the turns", async () => {
+    const q = `query($id: ID!, $n: Int!) { chat(id: $id) { uuid agentTurns(last: $n) { id turnNumber messages { id turnNumber kind text createdAt } } } }`;
+    const { small, large, statements } = await atTwoSizes(q, { id: chatId, n: 2 }, { id: chatId, n: 8 });
+    expect(large, statements.join("\n")).toBe(small);
+    expect(statements.filter((sql) => /FROM agent_messages/.test(sql)).length).toBe(1);
+    const data = dataOf(await run(q, { id: chatId, n: 8 }));
+    expect(data.chat.agentTurns).toHaveLength(8);
+    for (const turn of data.chat.agentTurns) {
+      const rows = await db.prisma.agentMessage.findMany({ where: { chatId: data.chat.uuid, turnNumber: turn.turnNumber }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
+      expect(rows.length).toBeGreaterThan(0);
+      expect(turn.messages).toEqual(rows.map((m) => ({ id: m.id, turnNumber: m.turnNumber, kind: m.kind, text: m.text, createdAt: m.createdAt.toISOString() })));
+    }
   });
 
-  test.fails("ToolTrace.step.toolCallCount on a page of traces (ModelStep.ts: one count per trace with a message id)", async () => {
-    const q = `query($id: ID!, $n: Int!) { chat(id: $id) { traces(first: $n) { edges { node { id step { key toolCallCount } } } } } }`;
-    const { small, large } = await atTwoSizes(q, { id: stepsChatId, n: 5 }, { id: stepsChatId, n: 20 });
-    expect(large).toBe(small);
+  test("ToolTrace.step.toolCallCount on a page of traces: one count for all the steps", async () => {
+    const q = `query($id: ID!, $n: Int!) { chat(id: $id) { traces(first: $n) { edges { node { id messageId step { key toolCallCount } } } } } }`;
+    const { small, large, statements } = await atTwoSizes(q, { id: stepsChatId, n: 5 }, { id: stepsChatId, n: 20 });
+    expect(large, statements.join("\n")).toBe(small);
+    expect(statements.filter((sql) => /count\(\*\)/i.test(sql)).length).toBe(1);
+    // Two calls per message id (msg_0 twice, msg_1 twice, ...): each step counts both.
+    const data = dataOf(await run(q, { id: stepsChatId, n: 20 }));
+    expect(data.chat.traces.edges).toHaveLength(20);
+    for (const { node } of data.chat.traces.edges) expect(node.step).toEqual({ key: node.messageId, toolCallCount: 2 });
   });
 });

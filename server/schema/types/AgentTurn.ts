@@ -52,7 +52,8 @@ export const AgentTurnRef = builder.prismaObject("AgentTurn", {
     messages: t.field({
       type: [AgentMessageRef],
       description: "What the agent said and the errors, in order",
-      resolve: (turn) => getPrisma().agentMessage.findMany({ where: { chatId: turn.chatId, turnNumber: turn.turnNumber }, orderBy: [{ createdAt: "asc" }, { id: "asc" }], take: 500 }),
+      // One read for all the turns of Chat.agentTurns (loaders/agent-messages.ts): no relation to load them with.
+      resolve: (turn, _args, ctx) => ctx.loaders.agentMessages.load({ chatId: turn.chatId, turnNumber: turn.turnNumber }),
     }),
   }),
 });

@@ -59,14 +59,8 @@ const ChatStatsRef = builder.objectRef<ChatStats>("ChatStats").implement({
     tokens: t.field({
       type: TokenTotalsRef,
       complexity: AGGREGATE,
-      resolve: async ({ chatId }) => {
-        const [row] = await getPrisma().$queryRaw<TokenTotals[]>`
-          SELECT coalesce(sum(input_tokens), 0)::bigint AS "input", coalesce(sum(output_tokens), 0)::bigint AS "output",
-                 coalesce(sum(cache_read_tokens), 0)::bigint AS "cacheRead", coalesce(sum(cache_write_tokens), 0)::bigint AS "cacheWrite",
-                 coalesce(sum(reasoning_tokens), 0)::bigint AS "reasoning"
-            FROM model_steps WHERE chat_id = ${chatId}::uuid`;
-        return row!;
-      },
+      // One grouped sum for all the chats of a page (loaders/chat-tokens.ts).
+      resolve: ({ chatId }, _args, ctx) => ctx.loaders.chatTokens.load(chatId),
     }),
     latencyByTool: t.field({
       type: [ToolLatencyRef],

@@ -34,12 +34,14 @@ builder.prismaObjectField("ToolTrace", "step", (t) =>
     description: "The model step that issued this call, with its usage; null when no usage was reported.",
     // Two small indexed reads per trace: priced so that a page of them stays bounded.
     complexity: 5,
-    resolve: async (trace) => {
+    resolve: async (trace, _args, ctx) => {
+      // Prisma batches the page's findUnique calls into one read; they all settle together, so the
+      // counts below are asked in one tick and the loader makes them one statement too.
       const step = await getPrisma().modelStep.findUnique({ where: { chatId_stepKey: { chatId: trace.chatId, stepKey: stepKeyOf(trace) } } });
       if (!step) return null;
       // A step's calls are made in one turn: the (chat_id, turn_number) index finds them.
       const toolCallCount = trace.messageId
-        ? await getPrisma().toolTrace.count({ where: { chatId: trace.chatId, turnNumber: trace.turnNumber, messageId: trace.messageId } })
+        ? await ctx.loaders.stepToolCalls.load({ chatId: trace.chatId, turnNumber: trace.turnNumber, messageId: trace.messageId })
         : 1;
       return { step, toolCallCount };
     },

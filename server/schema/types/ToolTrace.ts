@@ -1,3 +1,4 @@
+import { queryFromInfo } from "@pothos/plugin-prisma";
 import { getPrisma } from "../../db/client.js";
 import type { Prisma, ToolTrace } from "../../db/generated/prisma/client.js";
 import { TraceStatus } from "../../db/generated/prisma/enums.js";
@@ -128,8 +129,11 @@ builder.prismaObjectField("Chat", "traces", (t) =>
       type: ToolTraceRef,
       description: "The chat's traces in start order, by (startedAt, id); pages both ways.",
       args: { filter: t.arg({ type: TraceFilter, required: false }) },
-      resolve: async (chat, args, ctx) => {
+      resolve: async (chat, args, ctx, info) => {
         const base = whereOf(chat.id, args.filter);
+        // What the page's nodes select (their chat, say), loaded with the page: without it each
+        // t.relation falls back to reading the page's traces again by id.
+        const query = queryFromInfo({ context: ctx, info, path: ["edges", "node"] });
         const connection = await keysetConnection<ToolTrace, Prisma.ToolTraceWhereInput>(ctx, args, {
           scope: tracesScope(chat.id, args.filter),
           positionOf: (trace) => [trace.startedAt.getTime(), trace.id],
@@ -137,6 +141,7 @@ builder.prismaObjectField("Chat", "traces", (t) =>
           beyond: (position, direction) => seekBeyond("startedAt", position, direction === "after") as Prisma.ToolTraceWhereInput,
           fetch: ({ where, reversed, take }) =>
             getPrisma().toolTrace.findMany({
+              ...query,
               where: { AND: [base, ...where] },
               orderBy: reversed ? [{ startedAt: "desc" }, { id: "desc" }] : [{ startedAt: "asc" }, { id: "asc" }],
               take,
