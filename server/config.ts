@@ -1,7 +1,7 @@
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { z } from "zod";
+import { fromProjectRoot } from "./project-root.js";
 
 // Digits only: z.coerce.number() took "abc" with a message naming no range, and "0x10" or "1e3" as numbers.
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
@@ -35,10 +35,10 @@ export const isLoopbackHost = (host: string) => LOOPBACK_HOSTS.includes(host) ||
 export const DEFAULT_CURSOR_SECRET = "tracedeck-default-cursor-secret";
 
 /** The dashboard's build, web/dist, from the repository root (wherever the server is started from). */
-export const DEFAULT_DASHBOARD_DIR = fileURLToPath(new URL("../web/dist", import.meta.url));
+export const DEFAULT_DASHBOARD_DIR = fromProjectRoot("web", "dist");
 
 /** The scripted provider's scripts that ship with the project (the demo's among them). */
-export const DEFAULT_AGENT_SCRIPTS_DIR = fileURLToPath(new URL("../demo/scripts", import.meta.url));
+export const DEFAULT_AGENT_SCRIPTS_DIR = fromProjectRoot("demo", "scripts");
 
 const onOff = z
   .string()

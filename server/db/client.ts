@@ -1,10 +1,11 @@
 import { join, resolve } from "node:path";
-import { PGlite } from "@electric-sql/pglite";
+import type { PGlite } from "@electric-sql/pglite";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import pg from "pg";
 import { PrismaClient } from "./generated/prisma/client.js";
 import { lockDataDir } from "./data-dir-lock.js";
+import { openPgliteDataDir } from "./pglite-open.js";
 import type { SqlConnection, WriteSql } from "./sql-connection.js";
 
 export type DatabaseKind = "pglite" | "postgresql";
@@ -79,7 +80,8 @@ async function openPglite(dataDir: string): Promise<Database> {
   const lock = lockDataDir(dataDir);
   let db: PGlite;
   try {
-    db = await PGlite.create(join(resolve(dataDir), "pglite"));
+    // initdb in a child process and a smaller shared_buffers: see pglite-open.ts for the memory it saves.
+    db = await openPgliteDataDir(join(resolve(dataDir), "pglite"));
   } catch (error) {
     lock.release();
     throw error;

@@ -2,12 +2,13 @@ import { createHash, randomUUID } from "node:crypto";
 import { readdirSync, readFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
 import type { Logger } from "../logger.js";
+import { fromProjectRoot } from "../project-root.js";
 import { silentLogger } from "../logger.js";
 import type { SqlConnection } from "./sql-connection.js";
 
-export const defaultMigrationsDir = fileURLToPath(new URL("../../prisma/migrations", import.meta.url));
+// From the project root, so the compiled server (dist/server/db) reads the same folder.
+export const defaultMigrationsDir = fromProjectRoot("prisma", "migrations");
 
 /** Any fixed 64-bit key: it names Tracedeck's migration lock among the server's advisory locks. */
 export const MIGRATION_LOCK_KEY = 7_240_913_551;

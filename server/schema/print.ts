@@ -3,9 +3,10 @@
 import { readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { printSchema } from "graphql";
+import { fromProjectRoot } from "../project-root.js";
 import { schema } from "./index.js";
 
-export const schemaFile = fileURLToPath(new URL("../../schema.graphql", import.meta.url));
+export const schemaFile = fromProjectRoot("schema.graphql");
 
 /** The schema as schema.graphql holds it: printed from the code (sorted by toSchema), with a final newline. */
 export function printedSchema(): string {
