@@ -49,8 +49,8 @@ function openPostgres(connectionString: string, statementTimeoutMs = 0): Databas
     kind: "postgresql",
     prisma,
     writeSql: {
-      async query<T>(sql: string, params: unknown[] = []) {
-        return (await writePool.query(sql, params)).rows as T[];
+      async query<T>(sql: string, params: unknown[] = [], name?: string) {
+        return (await writePool.query(name ? { name, text: sql, values: params } : { text: sql, values: params })).rows as T[];
       },
     },
     async openSqlConnection() {

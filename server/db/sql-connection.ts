@@ -10,7 +10,11 @@ import type { PrismaClient } from "./generated/prisma/client.js";
 
 /** One statement at a time, each its own transaction: all a data-modifying CTE needs. */
 export interface WriteSql {
-  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  /**
+   * `name` prepares the statement once per connection where the driver can (pg): later calls send
+   * only the parameters, not the statement's text, and PostgreSQL skips parsing it again.
+   */
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[], name?: string): Promise<T[]>;
 }
 
 /** The Prisma client's pool as a SqlConnection: for reads such as the health check. */

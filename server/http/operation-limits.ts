@@ -3,7 +3,7 @@ import { maxDepthPlugin } from "@escape.tech/graphql-armor-max-depth";
 import { maxDirectivesPlugin } from "@escape.tech/graphql-armor-max-directives";
 import { MaxTokensParserWLexer } from "@escape.tech/graphql-armor-max-tokens";
 import { createComplexityRule } from "@pothos/plugin-complexity";
-import { type ExecutionResult, getOperationAST, GraphQLError, type Source, type ValidationRule } from "graphql";
+import { BREAK, type DocumentNode, type ExecutionResult, getOperationAST, getVariableValues, GraphQLError, type GraphQLSchema, type Source, validate, type ValidationRule, visit } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import type { ComplexityContext } from "../schema/complexity.js";
 
@@ -58,18 +58,85 @@ function tokenLimitedParse(maxTokens: number): Plugin {
 }
 
 /**
- * @pothos/plugin-complexity's rule, run at validation with the request's variables (a page size is
- * usually a variable). Yoga's validation cache is off for this reason (see yoga.ts).
+ * @pothos/plugin-complexity's rule with the request's variables (a page size is usually a variable),
+ * and a validation cache around it. Every other rule's verdict depends on the document alone, so it
+ * is kept per parsed document (Yoga's parser cache hands the same DocumentNode back for the same
+ * text); the complexity rule then runs on its own, on every request, for a document found valid.
  */
 function complexityLimit(maxComplexity: number, pages: OperationLimits["pages"]): Plugin {
+  const validated = new WeakMap<DocumentNode, readonly GraphQLError[]>();
+  /** Documents whose cost no variable can change, priced once and found within the limit. */
+  const withinLimit = new WeakSet<DocumentNode>();
+  const priced = (schema: GraphQLSchema, document: DocumentNode, context: unknown): GraphQLError[] => {
+    const params = (context as { params?: { variables?: unknown; operationName?: string | null } }).params;
+    const variables = params?.variables && typeof params.variables === "object" ? (params.variables as Record<string, unknown>) : {};
+    const rule = createComplexityRule({ context: { limits: pages } satisfies ComplexityContext, variableValues: variables, operationName: params?.operationName ?? undefined, maxComplexity });
+    return [...validate(schema, document, [costOnly(rule)])];
+  };
   return {
-    onValidate({ context, addValidationRule }) {
-      const params = (context as { params?: { variables?: unknown; operationName?: string | null } }).params;
-      const variables = params?.variables && typeof params.variables === "object" ? (params.variables as Record<string, unknown>) : {};
-      const rule = createComplexityRule({ context: { limits: pages } satisfies ComplexityContext, variableValues: variables, operationName: params?.operationName ?? undefined, maxComplexity });
-      addValidationRule(costOnly(rule));
+    onValidate({ context, params: { schema, documentAST }, setResult }) {
+      const known = validated.get(documentAST);
+      const price = () => {
+        // A cost known to be within the limit: the variables are still checked here, as pricing would.
+        if (withinLimit.has(documentAST)) return badVariables(schema, documentAST, context);
+        const refused = priced(schema, documentAST, context);
+        if (refused.length === 0 && !costDependsOnVariables(documentAST)) withinLimit.add(documentAST);
+        return refused;
+      };
+      if (known) {
+        setResult(known.length > 0 ? [...known] : asValidationErrors(price()));
+        return;
+      }
+      return ({ result, setResult: replace }) => {
+        validated.set(documentAST, [...(result as GraphQLError[])]);
+        if (result.length === 0) {
+          const refused = price();
+          if (refused.length > 0) replace(asValidationErrors(refused));
+        }
+      };
     },
   };
+}
+
+/**
+ * Errors found after Yoga's own after-validation step has run are marked as it marks validation
+ * errors (a 400, GRAPHQL_VALIDATION_FAILED unless they carry a code).
+ */
+function asValidationErrors(errors: GraphQLError[]): GraphQLError[] {
+  for (const error of errors) {
+    const extensions = error.extensions as { code?: string; http?: { status?: number; spec?: boolean } };
+    extensions.code ||= "GRAPHQL_VALIDATION_FAILED";
+    extensions.http ||= {};
+    extensions.http.spec ??= true;
+    extensions.http.status ||= 400;
+  }
+  return errors;
+}
+
+/** The request's variables checked against the operation's definitions (GraphQL's own coercion). */
+function badVariables(schema: GraphQLSchema, document: DocumentNode, context: unknown): GraphQLError[] {
+  const params = (context as { params?: { variables?: unknown; operationName?: string | null } }).params;
+  const variables = params?.variables && typeof params.variables === "object" ? (params.variables as Record<string, unknown>) : {};
+  const operation = getOperationAST(document, params?.operationName ?? undefined);
+  if (!operation) return [];
+  return [...(getVariableValues(schema, operation.variableDefinitions ?? [], variables).errors ?? [])];
+}
+
+/**
+ * Whether a variable can change the document's cost: only page sizes (first, last) and the ids of
+ * nodes(ids) are multipliers (schema/complexity.ts). A mutation's input never is, so its document is
+ * priced once (a bad variable is still refused, by execution's own coercion).
+ */
+function costDependsOnVariables(document: DocumentNode): boolean {
+  let depends = false;
+  visit(document, {
+    Argument(node) {
+      if (!["first", "last", "ids"].includes(node.name.value)) return false;
+      visit(node.value, { Variable: () => ((depends = true), BREAK) });
+      return depends ? BREAK : false;
+    },
+  });
+  return depends;
 }
 
 /**

@@ -61,7 +61,8 @@ export function createTracedeckYoga({ config, services, router, agent, log, data
         return maskError(error, message, isDev);
       },
     },
-    // Validation depends on the variables (page sizes feed the complexity limit): never reuse it.
+    // Yoga's validation cache would keep the complexity limit's verdict, which depends on the
+    // variables (page sizes): operation-limits.ts caches the rest of validation itself.
     parserAndValidationCache: { validationCache: false },
     plugins: [
       ...operationLimitPlugins({

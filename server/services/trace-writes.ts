@@ -64,13 +64,15 @@ export class NeedsGeneralPath extends Error {
   override name = "NeedsGeneralPath";
 }
 
-// Read back as text where a driver would otherwise return its own type (uuid, enum).
+// Read back as text where a driver would otherwise return its own type (uuid, enum), and instants as
+// ISO 8601 text: a driver's own parsing of "0001-01-01 00:00:00+00" gave the year 2001.
 const TRACE_COLUMNS = `id::text, chat_id::text, session_id::text, message_id, tool_call_id, turn_number, tool_name, tool_input,
-  tool_output, output_bytes, output_hash, started_at, started_at_from_client, finished_at, latency_ms, start_hash, finish_hash,
-  status::text, error, outcome, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, created_at,
+  tool_output, output_bytes, output_hash, iso(started_at), started_at_from_client, iso(finished_at), latency_ms, start_hash, finish_hash,
+  status::text, error, outcome, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, iso(created_at),
   owner_run_id::text, agent_id, agent_type`;
 
-const columnsOf = (alias: string) => TRACE_COLUMNS.replace(/(^|,\s*)(\w+)/g, `$1${alias}.$2`);
+const columnsOf = (alias: string) =>
+  TRACE_COLUMNS.replace(/(^|,\s*)(\w+)/g, `$1${alias}.$2`).replace(/(\w+)\.iso\((\w+)\)/g, "(to_json($1.$2) #>> '{}') AS $2");
 
 interface TraceRecord {
   id: string;
@@ -118,7 +120,7 @@ function toTrace(r: TraceRecord): ToolTrace {
     toolCallId: r.tool_call_id,
     turnNumber: r.turn_number,
     toolName: r.tool_name,
-    toolInput: (typeof r.tool_input === "string" ? JSON.parse(r.tool_input) : r.tool_input) as ToolTrace["toolInput"],
+    toolInput: r.tool_input as ToolTrace["toolInput"],
     toolOutput: r.tool_output,
     outputBytes: r.output_bytes,
     outputHash: r.output_hash,
@@ -319,7 +321,7 @@ export function createTraceWrites(sql: WriteSql) {
     /** Inserts the starts it can; the others (retries, unknown chats) are left out of the result. */
     async startAll(rows: readonly StartRow[], now = new Date()): Promise<Written> {
       const input = JSON.stringify(rows.map(startJson));
-      return collect(await sql.query<Returned>(START_SQL, [input, now.toISOString()]), ["trace_started"], now);
+      return collect(await sql.query<Returned>(START_SQL, [input, now.toISOString()], "tracedeck_start_traces"), ["trace_started"], now);
     },
 
     /** Finishes the running traces it can; the others (replays, conflicts, unknown) are left out. */
@@ -335,7 +337,7 @@ export function createTraceWrites(sql: WriteSql) {
           ...finishJson(r),
         })),
       );
-      const found = await sql.query<Returned>(FINISH_SQL, [input, now.toISOString(), LATEST_INSTANT.toISOString()]);
+      const found = await sql.query<Returned>(FINISH_SQL, [input, now.toISOString(), LATEST_INSTANT.toISOString()], "tracedeck_finish_traces");
       return collect(found, ["trace_finished"], now);
     },
 
@@ -345,7 +347,7 @@ export function createTraceWrites(sql: WriteSql) {
         rows.map((r, idx) => ({ ...startJson(r, idx), finished_at: r.finishedAt.toISOString(), latency_ms: r.latencyMs, ...finishJson(r) })),
       );
       try {
-        return collect(await sql.query<Returned>(RECORD_SQL, [input, now.toISOString()]), ["trace_started", "trace_finished"], now);
+        return collect(await sql.query<Returned>(RECORD_SQL, [input, now.toISOString()], "tracedeck_record_traces"), ["trace_started", "trace_finished"], now);
       } catch (error) {
         if (isDataConflict(error)) throw new NeedsGeneralPath("a retried tool call id or an unknown chat", { cause: error });
         throw error;

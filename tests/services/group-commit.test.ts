@@ -224,3 +224,13 @@ describe("chat counters", () => {
     expect(await db.prisma.chat.count({ where: { id: chat.id } })).toBe(0);
   });
 });
+
+describe("rows read back from the one-statement path", () => {
+  test("instants at the edges of the range (years 0001 and 9999) come back as stored", async () => {
+    const chat = await services.chats.create({ title: "edges" });
+    const early = await services.traces.record({ chatId: chat.id, toolName: "early", startedAt: new Date("0001-01-01T00:00:00.000Z"), output: "" });
+    const late = await services.traces.start({ chatId: chat.id, toolName: "late", startedAt: new Date("9999-12-31T23:59:59.999Z") });
+    for (const t of [early, late]) expect(t).toEqual(await db.prisma.toolTrace.findUniqueOrThrow({ where: { id: t.id } }));
+    expect(early.startedAt.toISOString()).toBe("0001-01-01T00:00:00.000Z");
+  });
+});
