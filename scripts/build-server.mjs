@@ -13,9 +13,9 @@
 // do not stop the build (`npm run typecheck` reports them); a syntax error does, and leaves the
 // previous build in place.
 import { spawnSync } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { binOf, root } from "./tools.mjs";
+import { binOf, newestFile, root, takeBuildLock } from "./tools.mjs";
 
 const distRoot = join(root, "dist");
 const out = join(distRoot, "server");
@@ -26,22 +26,6 @@ const sources = ["server", "tsconfig.json", "tsconfig.build.json"];
 
 const say = (message) => process.stderr.write(`[server build] ${message}\n`);
 
-function newestSource() {
-  let newest = { mtime: 0, file: "" };
-  const visit = (path) => {
-    let stat;
-    try {
-      stat = statSync(path);
-    } catch {
-      return;
-    }
-    if (stat.mtimeMs > newest.mtime) newest = { mtime: stat.mtimeMs, file: path };
-    if (stat.isDirectory()) for (const entry of readdirSync(path)) visit(join(path, entry));
-  };
-  for (const source of sources) visit(join(root, source));
-  return newest;
-}
-
 /** Why dist/server needs a build, or undefined when it is up to date. */
 function staleness() {
   if (!existsSync(join(out, "index.js"))) return "dist/server is missing";
@@ -51,44 +35,8 @@ function staleness() {
   } catch {
     return "dist/server has no build stamp";
   }
-  const newest = newestSource();
+  const newest = newestFile(sources, { folders: true });
   return newest.mtime > startedAt ? `${newest.file.slice(root.length + 1)} changed since the last build` : undefined;
-}
-
-const alive = (pid) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return error.code === "EPERM";
-  }
-};
-
-/** Takes the build lock, waiting for another process's build; false if it could not. */
-async function lock() {
-  const deadline = Date.now() + 5 * 60_000;
-  for (;;) {
-    try {
-      const fd = openSync(lockFile, "wx");
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      return true;
-    } catch (error) {
-      if (error.code !== "EEXIST") throw error;
-    }
-    let owner = 0;
-    try {
-      owner = Number(readFileSync(lockFile, "utf8").trim() || "0");
-    } catch {
-      continue; // released meanwhile
-    }
-    if (owner && !alive(owner)) {
-      rmSync(lockFile, { force: true });
-      continue;
-    }
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 /** Runs tsc into dist/.server-<pid>/server; an error message, or undefined when it built. */
@@ -118,7 +66,7 @@ async function main() {
     }
   }
   mkdirSync(distRoot, { recursive: true });
-  if (!(await lock())) {
+  if (!(await takeBuildLock(lockFile))) {
     say("another process has been building the server for 5 minutes; giving up");
     process.exitCode = 1;
     return;

@@ -12,9 +12,9 @@
 //   node scripts/ensure-dashboard.mjs --check  exit 1 if stale, build nothing
 // Set TRACEDECK_SKIP_DASHBOARD_BUILD=1 to skip it; with DASHBOARD_DIR set, the folder is yours and it is left alone.
 import { spawnSync } from "node:child_process";
-import { closeSync, constants, copyFileSync, existsSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import { constants, copyFileSync, existsSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { codegenBin, root, viteBin } from "./tools.mjs";
+import { codegenBin, newestFile, root, takeBuildLock, viteBin } from "./tools.mjs";
 
 const dist = join(root, "web", "dist");
 const lockFile = join(root, "web", ".dashboard-build.lock");
@@ -24,68 +24,13 @@ const ignored = new Set([join(root, "web", "src", "gql")]);
 
 const say = (message) => process.stderr.write(`[dashboard] ${message}\n`);
 
-/** The newest mtime (ms) under the given paths, with the file it belongs to. */
-function newestSource() {
-  let newest = { mtime: 0, file: "" };
-  const visit = (path) => {
-    if (ignored.has(path)) return;
-    let stat;
-    try {
-      stat = statSync(path);
-    } catch {
-      return;
-    }
-    if (stat.isDirectory()) {
-      for (const entry of readdirSync(path)) visit(join(path, entry));
-    } else if (stat.mtimeMs > newest.mtime) newest = { mtime: stat.mtimeMs, file: path };
-  };
-  for (const source of sources) visit(join(root, source));
-  return newest;
-}
-
 /** Why web/dist needs a build, or undefined when it is up to date. */
 function staleness() {
   const index = join(dist, "index.html");
   if (!existsSync(index)) return "web/dist is missing";
   const built = statSync(index).mtimeMs;
-  const newest = newestSource();
+  const newest = newestFile(sources, { ignored });
   return newest.mtime > built ? `${newest.file.slice(root.length + 1)} changed since the last build` : undefined;
-}
-
-const alive = (pid) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return error.code === "EPERM";
-  }
-};
-
-/** Takes the build lock, waiting for another process's build; false if it could not. */
-async function lock() {
-  const deadline = Date.now() + 5 * 60_000;
-  for (;;) {
-    try {
-      const fd = openSync(lockFile, "wx");
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      return true;
-    } catch (error) {
-      if (error.code !== "EEXIST") throw error;
-    }
-    let owner = 0;
-    try {
-      owner = Number(readFileSync(lockFile, "utf8").trim() || "0");
-    } catch {
-      continue; // released meanwhile
-    }
-    if (owner && !alive(owner)) {
-      rmSync(lockFile, { force: true });
-      continue;
-    }
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
 }
 
 /**
@@ -126,7 +71,7 @@ async function main() {
     process.exitCode = 1;
     return;
   }
-  if (!(await lock())) {
+  if (!(await takeBuildLock(lockFile, 200))) {
     say("another process has been building the dashboard for 5 minutes; starting without waiting");
     return;
   }

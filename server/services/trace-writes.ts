@@ -159,19 +159,20 @@ const BUMP_CHATS = `
       FROM (SELECT chat_id, max(last_seq) AS last_seq FROM numbered GROUP BY chat_id) k
      WHERE c.id = k.chat_id)`;
 
-// A model step keeps the largest count of each kind, however many of its calls report it.
+/** A model step keeps the largest count of each kind, however many of its calls report it. */
+export const KEEP_LARGEST_USAGE = `ON CONFLICT (chat_id, step_key) DO UPDATE SET
+      input_tokens = GREATEST(model_steps.input_tokens, EXCLUDED.input_tokens),
+      output_tokens = GREATEST(model_steps.output_tokens, EXCLUDED.output_tokens),
+      cache_read_tokens = GREATEST(model_steps.cache_read_tokens, EXCLUDED.cache_read_tokens),
+      cache_write_tokens = GREATEST(model_steps.cache_write_tokens, EXCLUDED.cache_write_tokens),
+      reasoning_tokens = GREATEST(model_steps.reasoning_tokens, EXCLUDED.reasoning_tokens)`;
+
 const UPSERT_STEPS = (from: string) => `
   steps AS (
     INSERT INTO model_steps (chat_id, step_key, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, updated_at)
     SELECT chat_id, step_key, max(input_tokens), max(output_tokens), max(cache_read_tokens), max(cache_write_tokens), max(reasoning_tokens), $2::timestamptz
       FROM (${from}) usage GROUP BY chat_id, step_key
-    ON CONFLICT (chat_id, step_key) DO UPDATE SET
-      input_tokens = GREATEST(model_steps.input_tokens, EXCLUDED.input_tokens),
-      output_tokens = GREATEST(model_steps.output_tokens, EXCLUDED.output_tokens),
-      cache_read_tokens = GREATEST(model_steps.cache_read_tokens, EXCLUDED.cache_read_tokens),
-      cache_write_tokens = GREATEST(model_steps.cache_write_tokens, EXCLUDED.cache_write_tokens),
-      reasoning_tokens = GREATEST(model_steps.reasoning_tokens, EXCLUDED.reasoning_tokens),
-      updated_at = $2::timestamptz)`;
+    ${KEEP_LARGEST_USAGE}, updated_at = $2::timestamptz)`;
 
 // Starts: a retried tool call id is left to the general path (ON CONFLICT DO NOTHING), as is an
 // item whose chat does not exist (the join with the locked chats drops it).
@@ -265,7 +266,24 @@ WITH input AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(${START_INPUT}, 
   ${BUMP_CHATS},
   ${UPSERT_STEPS(`SELECT i.chat_id, COALESCE(i.message_id, 'trace:' || i.id::text) AS step_key, i.input_tokens, i.output_tokens, i.cache_read_tokens,
                          i.cache_write_tokens, i.reasoning_tokens FROM input i WHERE i.has_tokens`)}
-SELECT ${columnsOf("ins")}, n.idx, n.last_seq - 1 AS seq, n.last_seq AS seq2 FROM inserted ins JOIN numbered n ON n.id = ins.id`;
+SELECT ins.id::text, ins.chat_id::text, ins.session_id::text, ins.turn_number, n.idx, n.last_seq - 1 AS seq, n.last_seq AS seq2
+  FROM inserted ins JOIN numbered n ON n.id = ins.id`;
+
+/** A recorded trace as stored: every column was worked out here but the session and turn the chat fills in. */
+function recordedTrace(r: RecordRow, sessionId: string, turnNumber: number): ToolTrace {
+  const { tokens, ...row } = r;
+  return {
+    ...row,
+    sessionId,
+    turnNumber,
+    toolInput: r.toolInput as ToolTrace["toolInput"],
+    inputTokens: tokens?.input ?? 0,
+    outputTokens: tokens?.output ?? 0,
+    cacheReadTokens: tokens?.cacheRead ?? 0,
+    cacheWriteTokens: tokens?.cacheWrite ?? 0,
+    reasoningTokens: tokens?.reasoning ?? 0,
+  };
+}
 
 const startJson = (r: StartRow, idx: number) => ({
   idx,
@@ -302,26 +320,35 @@ const finishJson = (r: Omit<FinishRow, "traceId" | "chatId" | "toolCallId" | "fi
   has_tokens: r.tokens !== null,
 });
 
-function collect(rows: Returned[], kinds: ["trace_started"] | ["trace_finished"] | ["trace_started", "trace_finished"], now: Date): Written {
+interface Numbered {
+  idx: number;
+  trace: ToolTrace;
+  seq: number;
+  seq2: number | null;
+}
+
+function collect(rows: Numbered[], kinds: ["trace_started"] | ["trace_finished"] | ["trace_started", "trace_finished"], now: Date): Written {
   const traces = new Map<number, ToolTrace>();
   const events: ChatEventMessage[] = [];
   const at = now.toISOString();
-  for (const row of rows) {
-    traces.set(row.idx, toTrace(row));
-    events.push({ chatId: row.chat_id, seq: row.seq, kind: kinds[0], subjectId: row.id, at });
-    if (kinds[1]) events.push({ chatId: row.chat_id, seq: row.seq2!, kind: kinds[1], subjectId: row.id, at });
+  for (const { idx, trace, seq, seq2 } of rows) {
+    traces.set(idx, trace);
+    events.push({ chatId: trace.chatId, seq, kind: kinds[0], subjectId: trace.id, at });
+    if (kinds[1]) events.push({ chatId: trace.chatId, seq: seq2!, kind: kinds[1], subjectId: trace.id, at });
   }
   // Published per chat in seq order.
   events.sort((a, b) => (a.chatId === b.chatId ? a.seq - b.seq : a.chatId < b.chatId ? -1 : 1));
   return { traces, events };
 }
 
+const readBack = (rows: Returned[]): Numbered[] => rows.map((r) => ({ idx: r.idx, trace: toTrace(r), seq: r.seq, seq2: r.seq2 }));
+
 export function createTraceWrites(sql: WriteSql) {
   return {
     /** Inserts the starts it can; the others (retries, unknown chats) are left out of the result. */
     async startAll(rows: readonly StartRow[], now = new Date()): Promise<Written> {
       const input = JSON.stringify(rows.map(startJson));
-      return collect(await sql.query<Returned>(START_SQL, [input, now.toISOString()], "tracedeck_start_traces"), ["trace_started"], now);
+      return collect(readBack(await sql.query<Returned>(START_SQL, [input, now.toISOString()], "tracedeck_start_traces")), ["trace_started"], now);
     },
 
     /** Finishes the running traces it can; the others (replays, conflicts, unknown) are left out. */
@@ -338,7 +365,7 @@ export function createTraceWrites(sql: WriteSql) {
         })),
       );
       const found = await sql.query<Returned>(FINISH_SQL, [input, now.toISOString(), LATEST_INSTANT.toISOString()], "tracedeck_finish_traces");
-      return collect(found, ["trace_finished"], now);
+      return collect(readBack(found), ["trace_finished"], now);
     },
 
     /** Inserts finished traces all or nothing; NeedsGeneralPath when the batch holds anything unusual. */
@@ -347,7 +374,14 @@ export function createTraceWrites(sql: WriteSql) {
         rows.map((r, idx) => ({ ...startJson(r, idx), finished_at: r.finishedAt.toISOString(), latency_ms: r.latencyMs, ...finishJson(r) })),
       );
       try {
-        return collect(await sql.query<Returned>(RECORD_SQL, [input, now.toISOString()], "tracedeck_record_traces"), ["trace_started", "trace_finished"], now);
+        type Recorded = Pick<Returned, "id" | "chat_id" | "session_id" | "turn_number" | "idx" | "seq" | "seq2">;
+        const found = await sql.query<Recorded>(RECORD_SQL, [input, now.toISOString()], "tracedeck_record_traces");
+        // Every column but the chat's defaults was worked out here: the rows are built, not read back.
+        return collect(
+          found.map((r) => ({ idx: r.idx, trace: recordedTrace(rows[r.idx]!, r.session_id, r.turn_number), seq: r.seq, seq2: r.seq2 })),
+          ["trace_started", "trace_finished"],
+          now,
+        );
       } catch (error) {
         if (isDataConflict(error)) throw new NeedsGeneralPath("a retried tool call id or an unknown chat", { cause: error });
         throw error;

@@ -9,7 +9,7 @@ import { type ChatWrite, type LockedChat, writeChats } from "./chat-writes.js";
 import { publishChatEvents } from "../events/pubsub.js";
 import { prismaWriteSql } from "../db/sql-connection.js";
 import { createGroupCommit, type Settled } from "./group-commit.js";
-import { type FinishRow, NeedsGeneralPath, type RecordRow, type StartRow, type Written, createTraceWrites, isDataConflict } from "./trace-writes.js";
+import { type FinishRow, KEEP_LARGEST_USAGE, NeedsGeneralPath, type RecordRow, type StartRow, type Written, createTraceWrites, isDataConflict } from "./trace-writes.js";
 import { type TokenCounts, isZero, tokensInput } from "./tokens.js";
 import { capOutput } from "./truncate.js";
 import { EARLIEST_INSTANT, LATEST_INSTANT } from "./dates.js";
@@ -264,13 +264,7 @@ export function createTraceService(deps: ServiceDeps) {
     await w.tx.$executeRaw`
       INSERT INTO model_steps (chat_id, step_key, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, updated_at)
       VALUES ${Prisma.join(values)}
-      ON CONFLICT (chat_id, step_key) DO UPDATE SET
-        input_tokens = GREATEST(model_steps.input_tokens, EXCLUDED.input_tokens),
-        output_tokens = GREATEST(model_steps.output_tokens, EXCLUDED.output_tokens),
-        cache_read_tokens = GREATEST(model_steps.cache_read_tokens, EXCLUDED.cache_read_tokens),
-        cache_write_tokens = GREATEST(model_steps.cache_write_tokens, EXCLUDED.cache_write_tokens),
-        reasoning_tokens = GREATEST(model_steps.reasoning_tokens, EXCLUDED.reasoning_tokens),
-        updated_at = now()`;
+      ${Prisma.raw(KEEP_LARGEST_USAGE)}, updated_at = now()`;
   }
 
   /**
