@@ -2,13 +2,14 @@
 // runs) on the embedded database: it finds its migrations and answers /healthz and /graphql on a new
 // data folder and after a restart, and its resident memory stays far from where an in-process initdb
 // (~960 MB) or initdb's default shared_buffers (~430 MB) left it.
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, expect, test } from "vitest";
 import { readMigrations } from "../../server/db/migrate.js";
+import { type ServerProcess, startServerProcess, stopAllServerProcesses } from "../helpers/server-process.js";
 
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 const ARRIVAL_MS = 120_000;
@@ -16,10 +17,9 @@ const ARRIVAL_MS = 120_000;
 const FIRST_START_RSS_MB = 600;
 const RESTART_RSS_MB = 400;
 
-const children: ChildProcess[] = [];
 const dirs: string[] = [];
-afterEach(() => {
-  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+afterEach(async () => {
+  await stopAllServerProcesses();
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -28,35 +28,12 @@ function rssMb(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
 }
 
-async function startCompiled(dataDir: string) {
-  const child = spawn(process.execPath, ["dist/server/index.js"], {
-    cwd: repoRoot,
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, DATABASE_URL: "", REDIS_URL: "", PORT: "0", LOG_LEVEL: "info", DATA_DIR: dataDir },
-  });
-  children.push(child);
-  let output = "";
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  const url = await new Promise<string>((resolve, reject) => {
-    const onData = (chunk: string) => {
-      output += chunk;
-      const match = /"msg":"Tracedeck listening on (http:\/\/[^\s"]+)/.exec(output);
-      if (match) resolve(match[1]!);
-    };
-    child.stdout!.setEncoding("utf8").on("data", onData);
-    child.stderr!.setEncoding("utf8").on("data", onData);
-    void exited.then((code) => reject(new Error(`the compiled server exited (${code}) before listening:\n${output}`)));
-    setTimeout(() => reject(new Error(`the compiled server did not listen in time:\n${output}`)), ARRIVAL_MS).unref();
-  });
-  return {
-    url,
-    pid: child.pid!,
-    output: () => output,
-    async stop() {
-      child.kill("SIGTERM");
-      return exited;
-    },
-  };
+const startCompiled = (dataDir: string) => startServerProcess({ DATA_DIR: dataDir }, { compiled: true, timeoutMs: ARRIVAL_MS });
+
+/** Stops the server and gives its exit code (0: a clean stop). */
+async function stopped(server: ServerProcess): Promise<number | null> {
+  await server.stop();
+  return (await server.exited).code;
 }
 
 async function checkServes(url: string) {
@@ -91,13 +68,13 @@ test(
     const firstRss = rssMb(first.pid);
     expect(firstRss, `first start: ${firstRss.toFixed(0)} MB resident (was initdb run in the server's own process?)`).toBeLessThan(FIRST_START_RSS_MB);
     expect(readdirSync(dataDir).filter((name) => name.includes(".initdb-"))).toEqual([]);
-    expect(await first.stop()).toBe(0);
+    expect(await stopped(first)).toBe(0);
 
     const second = await startCompiled(dataDir);
     await checkServes(second.url);
     const restartRss = rssMb(second.pid);
     expect(restartRss, `after a restart: ${restartRss.toFixed(0)} MB resident (target 350 MB; see server/db/pglite-open.ts)`).toBeLessThan(RESTART_RSS_MB);
-    expect(await second.stop()).toBe(0);
+    expect(await stopped(second)).toBe(0);
   },
   400_000,
 );

@@ -1,5 +1,5 @@
-// A real Tracedeck server process: `node --import tsx server/index.ts` (no npx wrapper, so the PID
-// is the server's own), started with the given environment, ready once it logs "Tracedeck listening
+// A real Tracedeck server process: `node --import tsx server/index.ts`, or the compiled
+// `node dist/server/index.js` (no npx wrapper, so the PID is the server's own), started with the given environment, ready once it logs "Tracedeck listening
 // on <url>", and stopped by its PID: SIGTERM, then SIGKILL if it has not exited in time.
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -22,9 +22,10 @@ export interface ServerProcess {
 const running = new Set<ServerProcess>();
 
 /** Starts a server process and waits (generously: arrival, not speed) until it listens. */
-export async function startServerProcess(env: Record<string, string>, options: { timeoutMs?: number } = {}): Promise<ServerProcess> {
+export async function startServerProcess(env: Record<string, string>, options: { timeoutMs?: number; compiled?: boolean } = {}): Promise<ServerProcess> {
   const timeoutMs = options.timeoutMs ?? 120_000;
-  const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", "server/index.ts"], {
+  const entry = options.compiled ? ["dist/server/index.js"] : ["--import", "tsx", "server/index.ts"];
+  const child: ChildProcess = spawn(process.execPath, entry, {
     cwd: repoRoot,
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, DATABASE_URL: "", REDIS_URL: "", PORT: "0", LOG_LEVEL: "info", ...env },
