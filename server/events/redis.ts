@@ -1,10 +1,15 @@
+import { createRequire } from "node:module";
 import { createRedisEventTarget } from "@graphql-yoga/redis-event-target";
-import { Redis } from "ioredis";
+import type { Redis as RedisClient } from "ioredis";
 import type { Logger } from "../logger.js";
 import { createEventBus, type EventBus } from "./pubsub.js";
 
-/** The event bus over Redis: every server process sees every chat's events. */
+/**
+ * The event bus over Redis: every server process sees every chat's events. `ioredis` is loaded here,
+ * on the first call, so a server without REDIS_URL never loads it.
+ */
 export function createRedisEventBus(url: string, log: Logger): { bus: EventBus; close(): Promise<void> } {
+  const { Redis } = createRequire(import.meta.url)("ioredis") as { Redis: typeof RedisClient };
   const options = { maxRetriesPerRequest: null, lazyConnect: false } as const;
   const publishClient = new Redis(url, options);
   const subscribeClient = new Redis(url, options);

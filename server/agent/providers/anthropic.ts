@@ -1,12 +1,21 @@
 /**
  * The Anthropic provider: one non-streaming Messages call per model step, through
  * `@anthropic-ai/sdk`. The conversation convention is Anthropic's own message format, so the
- * conversion is a copy that keeps only the fields the convention has.
+ * conversion is a copy that keeps only the fields the convention has. The package is imported on the
+ * provider's first request, not when the server starts.
  */
-import Anthropic from "@anthropic-ai/sdk";
+import type Anthropic from "@anthropic-ai/sdk";
 import { z } from "zod";
 import { tokensInput, type TokenCounts } from "../../services/tokens.js";
-import { badResponseError, configuredKey, describeIssues, DEFAULT_BASE_URLS, missingKeyError, toProviderError } from "./errors.js";
+import {
+  badResponseError,
+  configuredKey,
+  describeIssues,
+  DEFAULT_BASE_URLS,
+  missingKeyError,
+  type SdkErrorClasses,
+  toProviderError,
+} from "./errors.js";
 import type { ConversationMessage, ModelProvider, ModelRequest, ModelResponse, ModelToolCall, ProviderConfig } from "./provider.js";
 
 export const DEFAULT_MAX_OUTPUT_TOKENS = 4096;
@@ -16,32 +25,49 @@ type MessageCreateParams = Anthropic.MessageCreateParamsNonStreaming;
 type MessageParam = Anthropic.MessageParam;
 type ContentBlockParam = Anthropic.ContentBlockParam;
 
+type AnthropicSdk = typeof import("@anthropic-ai/sdk");
+
+let sdkLoading: Promise<AnthropicSdk> | undefined;
+
+/** `@anthropic-ai/sdk`, imported once per process on first use (a failed import is tried again next time). */
+function loadSdk(): Promise<AnthropicSdk> {
+  sdkLoading ??= import("@anthropic-ai/sdk").catch((error: unknown) => {
+    sdkLoading = undefined;
+    throw error;
+  });
+  return sdkLoading;
+}
+
 export function createAnthropicProvider(config: ProviderConfig["anthropic"]): ModelProvider {
   const apiKey = configuredKey(config.apiKey);
   const baseURL = config.baseURL?.trim() ? config.baseURL.trim() : DEFAULT_BASE_URLS.anthropic;
-  const client =
-    apiKey === undefined
-      ? undefined
-      : new Anthropic({
-          // An explicit key: the SDK then reads no other credential (ANTHROPIC_AUTH_TOKEN, profiles).
-          apiKey,
-          // Explicit, so ANTHROPIC_BASE_URL in the environment plays no part.
-          baseURL,
-          timeout: config.timeoutMs,
-          maxRetries: config.maxRetries ?? DEFAULT_MAX_RETRIES,
-        });
+  // Made on the first request, once the SDK is loaded.
+  let client: Anthropic | undefined;
+  let sdk: SdkErrorClasses | undefined;
 
   return {
     name: "anthropic",
     async complete(request: ModelRequest): Promise<ModelResponse> {
-      if (!client) throw missingKeyError("anthropic");
+      if (apiKey === undefined) throw missingKeyError("anthropic");
       const ctx = { baseURL, apiKey, timeoutMs: config.timeoutMs, signal: request.signal };
-      if (request.signal?.aborted) throw toProviderError("anthropic", request.signal.reason, ctx);
+      if (request.signal?.aborted) throw toProviderError("anthropic", request.signal.reason, ctx, sdk);
       let message: unknown;
       try {
+        if (!client) {
+          const loaded = await loadSdk();
+          sdk = loaded;
+          client = new loaded.default({
+            // An explicit key: the SDK then reads no other credential (ANTHROPIC_AUTH_TOKEN, profiles).
+            apiKey,
+            // Explicit, so ANTHROPIC_BASE_URL in the environment plays no part.
+            baseURL,
+            timeout: config.timeoutMs,
+            maxRetries: config.maxRetries ?? DEFAULT_MAX_RETRIES,
+          });
+        }
         message = await client.messages.create(toMessagesRequest(request), { signal: request.signal });
       } catch (error) {
-        throw toProviderError("anthropic", error, ctx);
+        throw toProviderError("anthropic", error, ctx, sdk);
       }
       return fromMessage(message, apiKey);
     },

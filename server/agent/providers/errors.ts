@@ -2,19 +2,13 @@
  * SDK errors of the real providers as ProviderErrors a user can act on. Messages name the provider,
  * the HTTP status and the provider's short explanation, never the API key: every message built here
  * has the key cut out again before it leaves, in case a provider echoed it.
+ *
+ * Nothing here loads an SDK (about 23 MB for the two): each provider imports its SDK on its first
+ * request and passes the SDK's error classes in (SdkErrorClasses), so a server that never calls a
+ * model never loads one.
  */
-import {
-  APIConnectionError as AnthropicConnectionError,
-  APIConnectionTimeoutError as AnthropicTimeoutError,
-  APIError as AnthropicApiError,
-  APIUserAbortError as AnthropicAbortError,
-} from "@anthropic-ai/sdk";
-import {
-  APIConnectionError as OpenAiConnectionError,
-  APIConnectionTimeoutError as OpenAiTimeoutError,
-  APIError as OpenAiApiError,
-  APIUserAbortError as OpenAiAbortError,
-} from "openai";
+import type { APIError as AnthropicApiError } from "@anthropic-ai/sdk";
+import type { APIError as OpenAiApiError } from "openai";
 import type { z } from "zod";
 import { ProviderError, type ProviderErrorKind } from "./provider.js";
 
@@ -36,6 +30,14 @@ export interface FailureContext {
   apiKey?: string;
   timeoutMs: number;
   signal?: AbortSignal;
+}
+
+/** The error classes of a loaded SDK (`openai` or `@anthropic-ai/sdk`), for the mapping's instanceof checks. */
+export interface SdkErrorClasses {
+  APIError: abstract new (...args: never[]) => OpenAiApiError | AnthropicApiError;
+  APIConnectionError: abstract new (...args: never[]) => Error;
+  APIConnectionTimeoutError: abstract new (...args: never[]) => Error;
+  APIUserAbortError: abstract new (...args: never[]) => Error;
 }
 
 /** A configured key: undefined for a missing, empty or blank one. */
@@ -66,18 +68,20 @@ export function hostOf(baseURL: string): string {
   }
 }
 
-/** Any error from a provider call as a ProviderError. */
-export function toProviderError(provider: RemoteProviderName, error: unknown, ctx: FailureContext): ProviderError {
+/**
+ * Any error from a provider call as a ProviderError. `sdk` is the provider's loaded SDK; without it
+ * (the SDK is not loaded yet) only aborts and plain errors are recognised.
+ */
+export function toProviderError(provider: RemoteProviderName, error: unknown, ctx: FailureContext, sdk?: SdkErrorClasses): ProviderError {
   if (error instanceof ProviderError) return error;
   const label = LABELS[provider];
   const host = hostOf(ctx.baseURL);
-  if (ctx.signal?.aborted || error instanceof OpenAiAbortError || error instanceof AnthropicAbortError || isAbortError(error))
-    return cancelledError(provider);
-  if (error instanceof OpenAiTimeoutError || error instanceof AnthropicTimeoutError)
+  if (ctx.signal?.aborted || (sdk && error instanceof sdk.APIUserAbortError) || isAbortError(error)) return cancelledError(provider);
+  if (sdk && error instanceof sdk.APIConnectionTimeoutError)
     return make(provider, "unreachable", `${label} at ${host} did not answer within ${ctx.timeoutMs} ms`, ctx.apiKey);
-  if (error instanceof OpenAiConnectionError || error instanceof AnthropicConnectionError)
+  if (sdk && error instanceof sdk.APIConnectionError)
     return make(provider, "unreachable", `could not reach ${label} at ${host}: ${connectionReason(error)}`, ctx.apiKey);
-  if ((error instanceof OpenAiApiError || error instanceof AnthropicApiError) && typeof error.status === "number") {
+  if (sdk && error instanceof sdk.APIError && typeof error.status === "number") {
     const status = error.status;
     if (status === 401 || status === 403)
       return make(provider, "auth", `${label} refused the API key (${status})`, ctx.apiKey, status);

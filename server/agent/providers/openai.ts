@@ -2,8 +2,9 @@
  * The OpenAI provider: one non-streaming Chat Completions call per model step, through the official
  * `openai` package. Any server that speaks Chat Completions works through `baseURL` (Ollama, vLLM,
  * LM Studio); those need no key, so with a baseURL a missing key is replaced by a placeholder.
+ * The package is imported on the provider's first request, not when the server starts.
  */
-import OpenAI from "openai";
+import type OpenAI from "openai";
 import type {
   ChatCompletionCreateParamsNonStreaming,
   ChatCompletionMessageParam,
@@ -11,7 +12,16 @@ import type {
 } from "openai/resources/chat/completions";
 import { z } from "zod";
 import { tokensInput, zeroTokens, type TokenCounts } from "../../services/tokens.js";
-import { badResponseError, configuredKey, describeIssues, DEFAULT_BASE_URLS, hostOf, missingKeyError, toProviderError } from "./errors.js";
+import {
+  badResponseError,
+  configuredKey,
+  describeIssues,
+  DEFAULT_BASE_URLS,
+  hostOf,
+  missingKeyError,
+  type SdkErrorClasses,
+  toProviderError,
+} from "./errors.js";
 import type {
   ConversationMessage,
   ModelProvider,
@@ -26,6 +36,19 @@ import type {
 export const PLACEHOLDER_API_KEY = "no-key-required";
 const DEFAULT_MAX_RETRIES = 1;
 
+type OpenAiSdk = typeof import("openai");
+
+let sdkLoading: Promise<OpenAiSdk> | undefined;
+
+/** The `openai` package, imported once per process on first use (a failed import is tried again next time). */
+function loadSdk(): Promise<OpenAiSdk> {
+  sdkLoading ??= import("openai").catch((error: unknown) => {
+    sdkLoading = undefined;
+    throw error;
+  });
+  return sdkLoading;
+}
+
 export function createOpenAiProvider(config: ProviderConfig["openai"]): ModelProvider {
   const baseURL = config.baseURL?.trim() ? config.baseURL.trim() : undefined;
   const key = configuredKey(config.apiKey);
@@ -34,31 +57,35 @@ export function createOpenAiProvider(config: ProviderConfig["openai"]): ModelPro
   // OpenAI's own API wants max_completion_tokens (max_tokens is refused by reasoning models);
   // compatible servers know max_tokens.
   const officialApi = hostOf(effectiveBaseURL) === "api.openai.com";
-  const client =
-    apiKey === undefined
-      ? undefined
-      : new OpenAI({
-          apiKey,
-          // Explicit, so OPENAI_BASE_URL / OPENAI_ORG_ID / OPENAI_PROJECT_ID in the environment play no part.
-          baseURL: effectiveBaseURL,
-          organization: null,
-          project: null,
-          timeout: config.timeoutMs,
-          maxRetries: config.maxRetries ?? DEFAULT_MAX_RETRIES,
-        });
+  // Made on the first request, once the SDK is loaded.
+  let client: OpenAI | undefined;
+  let sdk: SdkErrorClasses | undefined;
 
   return {
     name: "openai",
     async complete(request: ModelRequest): Promise<ModelResponse> {
-      if (!client) throw missingKeyError("openai");
+      if (apiKey === undefined) throw missingKeyError("openai");
       const ctx = { baseURL: effectiveBaseURL, apiKey: key, timeoutMs: config.timeoutMs, signal: request.signal };
-      if (request.signal?.aborted) throw toProviderError("openai", request.signal.reason, ctx);
+      if (request.signal?.aborted) throw toProviderError("openai", request.signal.reason, ctx, sdk);
       const body = toChatCompletionRequest(request, officialApi);
       let completion: unknown;
       try {
+        if (!client) {
+          const loaded = await loadSdk();
+          sdk = loaded;
+          client = new loaded.default({
+            apiKey,
+            // Explicit, so OPENAI_BASE_URL / OPENAI_ORG_ID / OPENAI_PROJECT_ID in the environment play no part.
+            baseURL: effectiveBaseURL,
+            organization: null,
+            project: null,
+            timeout: config.timeoutMs,
+            maxRetries: config.maxRetries ?? DEFAULT_MAX_RETRIES,
+          });
+        }
         completion = await client.chat.completions.create(body, { signal: request.signal });
       } catch (error) {
-        throw toProviderError("openai", error, ctx);
+        throw toProviderError("openai", error, ctx, sdk);
       }
       return fromChatCompletion(completion, key);
     },
