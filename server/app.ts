@@ -1,4 +1,5 @@
 import { writeConcurrencyOf } from "./db/client.js";
+import { liveRows } from "./schema/live-rows.js";
 import type { AddressInfo } from "node:net";
 import { type AgentRunner, createAgentRunner } from "./agent/runner.js";
 import type { Sandbox } from "./agent/sandbox.js";
@@ -65,6 +66,11 @@ export function buildApp(options: AppOptions): App {
     log,
     writeSql: db.writeSql,
     writeConcurrency: writeConcurrencyOf(db),
+    // This process's live frames show the committed rows without reading them again.
+    onTracesCommitted: (committed) => {
+      const rows = liveRows(db.prisma);
+      for (const { trace, seq } of committed) rows.prime("trace", trace, trace.chatId, seq);
+    },
   });
 
   let router: ChatEventRouter | undefined;

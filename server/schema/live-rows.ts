@@ -128,6 +128,21 @@ export class LiveRows {
     return promise;
   }
 
+  /**
+   * A row its writer has just committed, given before the event is published: this process's
+   * subscribers of that event then read nothing. Only the writer's own row as of that event.
+   */
+  prime<M extends LiveModel>(model: M, row: Rows[M], chatId: string, seq: number): void {
+    const key = `${model}:${row.id}@${chatId}:${seq}`;
+    if (this.entries.has(key)) return;
+    const bytes = approximateBytes(row, this.options.maxEntryBytes);
+    if (bytes > this.options.maxEntryBytes) return;
+    const now = Date.now();
+    this.entries.set(key, { promise: Promise.resolve(row), settledAt: now, bytes });
+    this.bytes += bytes;
+    this.evict(now);
+  }
+
   stats(): LiveRowsStats {
     return { ...this.counters, entries: this.entries.size, bytes: this.bytes };
   }

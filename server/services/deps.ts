@@ -1,6 +1,6 @@
 import type { Limits } from "../config.js";
 import type { WriteSql } from "../db/sql-connection.js";
-import type { PrismaClient } from "../db/generated/prisma/client.js";
+import type { PrismaClient, ToolTrace } from "../db/generated/prisma/client.js";
 import type { EventBus } from "../events/pubsub.js";
 import type { Logger } from "../logger.js";
 
@@ -14,4 +14,9 @@ export interface ServiceDeps {
   writeSql?: WriteSql;
   /** Group-commit batches in flight at once: 1 on PGlite's one connection, more on PostgreSQL. */
   writeConcurrency?: number;
+  /**
+   * Traces the hot path committed, each with the event it is shown at, told before the events are
+   * published (the app hands them to the live frames' row cache, so no subscriber reads them again).
+   */
+  onTracesCommitted?: (committed: readonly { trace: ToolTrace; seq: number }[]) => void;
 }

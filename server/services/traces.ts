@@ -328,6 +328,15 @@ export function createTraceService(deps: ServiceDeps) {
     return { chatId: target.chatId, find: (w) => w.tx.toolTrace.findUnique({ where: { chatId_toolCallId: key } }) };
   }
 
+  /** After a hot statement's commit: its rows to whoever keeps them for live frames, then its events. */
+  function announce(written: Written): void {
+    if (deps.onTracesCommitted && written.events.length > 0) {
+      const byId = new Map([...written.traces.values()].map((t) => [t.id, t]));
+      deps.onTracesCommitted(written.events.map((e) => ({ trace: byId.get(e.subjectId)!, seq: e.seq })));
+    }
+    publishChatEvents(deps.bus, written.events);
+  }
+
   /**
    * Commits a batch by the one-statement path, publishes its events, then runs each item it left
    * unwritten (a retried call id, an unknown chat or trace, a finish before its start) through the
@@ -342,7 +351,7 @@ export function createTraceService(deps: ServiceDeps) {
       if (!isDataConflict(error)) throw error;
       deps.log.warn("traces.batch_statement_refused", { items: items.length, error: error instanceof Error ? error.message : String(error) });
     }
-    publishChatEvents(deps.bus, written.events);
+    announce(written);
     return Promise.all(
       items.map(async (item, i): Promise<Settled<ToolTrace>> => {
         const trace = written.traces.get(i);
@@ -386,7 +395,7 @@ export function createTraceService(deps: ServiceDeps) {
   async function recordFast(rows: RecordRow[]): Promise<ToolTrace[] | null> {
     try {
       const written = await writes.recordAll(rows);
-      publishChatEvents(deps.bus, written.events);
+      announce(written);
       return rows.map((_, i) => written.traces.get(i)!);
     } catch (error) {
       if (error instanceof NeedsGeneralPath) return null;

@@ -105,3 +105,30 @@ describe("one read per event, shared by every subscriber", () => {
     expect(reads.length, reads.join("\n")).toBeLessThanOrEqual(events.length);
   });
 });
+
+describe("rows the hot path committed in this process", () => {
+  test("are shown to every subscriber without reading tool_traces at all", async () => {
+    const chat = await t.app.services.chats.create({ title: "primed" });
+    const FINISHED = `subscription($c: ID!) { toolTraceFinished(chatId: $c) { uuid status toolOutput } }`;
+    const subs = Array.from({ length: 10 }, () => subscribe(client(), FINISHED, { c: chat.id }));
+    const framesOf = (sub: (typeof subs)[number]) => sub.received.map((r) => r.data?.toolTraceFinished).filter((x): x is Record<string, any> => !!x);
+    const deadline = Date.now() + ARRIVAL_MS;
+    while (!subs.every((s) => framesOf(s).length > 0)) {
+      if (Date.now() > deadline) throw new Error("the subscriptions did not go live");
+      const poke = await t.app.services.traces.start({ chatId: chat.id, toolName: "poke" });
+      await t.app.services.traces.finish({ traceId: poke.id, output: "poke" });
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await new Promise((r) => setTimeout(r, 500));
+
+    let traceId = "";
+    const { statements } = await counter.during(async () => {
+      traceId = (await t.app.services.traces.start({ chatId: chat.id, toolName: "primed" })).id;
+      await t.app.services.traces.finish({ traceId, output: "as committed" });
+      await Promise.all(subs.map((s) => s.until(() => framesOf(s).some((f) => f.uuid === traceId), ARRIVAL_MS)));
+    });
+    for (const sub of subs) expect(framesOf(sub).at(-1)).toEqual({ uuid: traceId, status: "ok", toolOutput: "as committed" });
+    const reads = traceReads(statements.map((s) => s.sql));
+    expect(reads, reads.join("\n")).toEqual([]);
+  });
+});
