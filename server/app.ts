@@ -87,6 +87,8 @@ export function buildApp(options: AppOptions): App {
   const ready = () =>
     (readying ??= startChatEventRouter(bus, log).then((started) => {
       router = started;
+      // Live frames share a row read among the subscribers of the chat's latest event (live-rows.ts).
+      started.listenAll((event) => liveRows(db.prisma).heard(event.chatId, event.seq));
     }));
 
   const agent = createAgentRunner({

@@ -7,10 +7,11 @@ import type { AgentMessage, AgentSnapshotRevision, AgentTurn, Chat, PrismaClient
  *
  * Why sharing is correct: events are published after their commit, so a read that starts after the
  * process has heard of event `seq` of a chat sees that event's change (or a later one). The key is
- * (model, id, chat, seq): every subscriber that resolves that event, at any time, may be given a row
- * read after the event was heard — never a row older than its event (a trace_finished frame always
- * shows the finished row). Requests made in the same tick (for any events already heard) are
- * gathered into one `findMany` per model, DataLoader-style.
+ * (model, id, chat, the chat's latest event heard by this process): a row shared under it was read
+ * after that event was heard, so it is the row "as it stands now" as far as the process knows, for a
+ * live frame and for a replay of an old event alike; the next event of the chat starts a new key.
+ * The writer may prime the key of its own event with the row it committed (prime()). Requests made
+ * in the same tick are gathered into one `findMany` per model, DataLoader-style.
  *
  * Bounded: at most `maxEntries` rows and about `maxBytes` of them, each kept at most `ttlMs` after
  * its read; a row larger than `maxEntryBytes` is shared only by the requests that joined its read.
@@ -24,6 +25,8 @@ export interface LiveRowsOptions {
   ttlMs: number;
   /** Ids per statement. */
   maxBatch: number;
+  /** Chats whose latest heard event is remembered. */
+  maxChats: number;
 }
 
 export const defaultLiveRowsOptions: LiveRowsOptions = {
@@ -33,6 +36,7 @@ export const defaultLiveRowsOptions: LiveRowsOptions = {
   maxEntryBytes: 1024 * 1024,
   ttlMs: 10_000,
   maxBatch: 500,
+  maxChats: 50_000,
 };
 
 interface Rows {
@@ -78,6 +82,8 @@ export interface LiveRowsStats {
 
 export class LiveRows {
   private readonly entries = new Map<string, Entry>();
+  /** Each chat's latest event seq heard by this process (see heard()). */
+  private readonly latest = new Map<string, number>();
   private bytes = 0;
   /** Ids to read in the next flush, by model; a request for an id already queued joins it. */
   private queued = new Map<LiveModel, Map<string, { promise: Promise<unknown>; waiter: Waiter }>>();
@@ -97,7 +103,14 @@ export class LiveRows {
   load<M extends LiveModel>(model: M, id: string, chatId: string, seq: number): Promise<Rows[M] | null> {
     const now = Date.now();
     this.evict(now);
-    const key = `${model}:${id}@${chatId}:${seq}`;
+    // Shared as of the chat's latest event this process has heard, not the event being shown: a
+    // replay of an old event shows the row as it stands now. A chat not heard of is read unshared.
+    const latest = this.latest.get(chatId);
+    if (latest === undefined) {
+      this.counters.misses++;
+      return this.enqueue(model, id) as Promise<Rows[M] | null>;
+    }
+    const key = `${model}:${id}@${chatId}:${Math.max(seq, latest)}`;
     const hit = this.entries.get(key);
     if (hit) {
       this.counters.hits++;
@@ -126,6 +139,19 @@ export class LiveRows {
       },
     );
     return promise;
+  }
+
+  /**
+   * The process has heard event `seq` of the chat (the event router calls this for every event,
+   * before any frame of it is resolved): later loads of the chat's rows share reads made from now.
+   */
+  heard(chatId: string, seq: number): void {
+    const known = this.latest.get(chatId);
+    if (known !== undefined && known >= seq) return;
+    this.latest.delete(chatId); // re-inserted last: the map's order is the order chats were heard in
+    this.latest.set(chatId, seq);
+    // Bounded: a chat forgotten here is read unshared until it is heard again.
+    if (this.latest.size > this.options.maxChats) this.latest.delete(this.latest.keys().next().value!);
   }
 
   /**
