@@ -43,7 +43,9 @@ function openPostgres(connectionString: string, statementTimeoutMs = 0): Databas
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool), transactionOptions });
   // Its own pool: each write is one statement, so a few connections carry many writers (two
   // group-commit queues, starts and finishes, with WRITE_CONCURRENCY batches each, and spare).
-  const writePool = new pg.Pool({ ...pool, max: 2 * WRITE_CONCURRENCY + 2 });
+  // lock_timeout: a batch that finds a chat's row lock held elsewhere for a second gives up and its
+  // items go one by one through the general path, so other chats' writes in it do not wait with it.
+  const writePool = new pg.Pool({ ...pool, max: 2 * WRITE_CONCURRENCY + 2, lock_timeout: WRITE_LOCK_TIMEOUT_MS });
   writePool.on("error", () => {}); // an idle connection's loss is reported by its next query
   return {
     kind: "postgresql",
@@ -117,6 +119,8 @@ async function openPglite(dataDir: string): Promise<Database> {
 
 /** Group-commit batches in flight per queue on PostgreSQL; what arrives meanwhile joins the next batch. */
 const WRITE_CONCURRENCY = 4;
+/** How long a hot write statement waits for a row lock before its batch takes the general path. */
+const WRITE_LOCK_TIMEOUT_MS = 1_000;
 
 /** PGlite has one connection: one batch at a time, and everything that arrives meanwhile joins the next. */
 export const writeConcurrencyOf = (db: Pick<Database, "kind">) => (db.kind === "pglite" ? 1 : WRITE_CONCURRENCY);

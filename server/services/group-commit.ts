@@ -23,9 +23,11 @@ interface Waiting<I, O> {
 
 /**
  * Runs `commit` over batches of submitted items. `commit` answers every item of its batch, in
- * order: one item's failure is its own, the others' answers stand.
+ * order: one item's failure is its own, the others' answers stand. An answer may still be under way
+ * (an item sent on by another path): each caller is answered as soon as its own answer is, and the
+ * batch's slot is free again once `commit` has returned.
  */
-export function createGroupCommit<I, O>(commit: (items: I[]) => Promise<Settled<O>[]>, options: GroupCommitOptions) {
+export function createGroupCommit<I, O>(commit: (items: I[]) => Promise<(Settled<O> | Promise<Settled<O>>)[]>, options: GroupCommitOptions) {
   const queue: Waiting<I, O>[] = [];
   let inFlight = 0;
   let scheduled = false;
@@ -42,10 +44,14 @@ export function createGroupCommit<I, O>(commit: (items: I[]) => Promise<Settled<
     try {
       const answers = await commit(batch.map((w) => w.item));
       batch.forEach((w, i) => {
-        const answer = answers[i];
-        if (!answer) w.reject(new Error("group commit: no answer for an item"));
-        else if (answer.ok) w.resolve(answer.value);
-        else w.reject(answer.error);
+        void Promise.resolve(answers[i]).then(
+          (answer) => {
+            if (!answer) w.reject(new Error("group commit: no answer for an item"));
+            else if (answer.ok) w.resolve(answer.value);
+            else w.reject(answer.error);
+          },
+          (error: unknown) => w.reject(error),
+        );
       });
     } catch (error) {
       for (const w of batch) w.reject(error);

@@ -383,7 +383,7 @@ export function createTraceWrites(sql: WriteSql) {
           now,
         );
       } catch (error) {
-        if (isDataConflict(error)) throw new NeedsGeneralPath("a retried tool call id or an unknown chat", { cause: error });
+        if (isItemByItem(error)) throw new NeedsGeneralPath("a retried tool call id, an unknown chat or a chat locked elsewhere", { cause: error });
         throw error;
       }
     },
@@ -392,12 +392,22 @@ export function createTraceWrites(sql: WriteSql) {
 
 export type TraceWrites = ReturnType<typeof createTraceWrites>;
 
+/**
+ * Errors after which a batch's items are written one by one through the general path: integrity or
+ * data errors (SQLSTATE classes 22 and 23: one item's content) and lock_not_available (55P03: a
+ * chat's row lock held elsewhere past the write pool's lock_timeout, which must not hold up the
+ * other chats of the batch).
+ */
+export function isItemByItem(error: unknown): boolean {
+  return isDataConflict(error) || sqlStateOf(error) === "55P03";
+}
+
+const sqlStateOf = (e: unknown): unknown =>
+  // pg and PGlite give the SQLSTATE as code; Prisma's raw queries wrap the driver adapter's error.
+  (e as { meta?: { driverAdapterError?: { cause?: { originalCode?: unknown } } } }).meta?.driverAdapterError?.cause?.originalCode ?? (e as { code?: unknown }).code;
+
 /** Integrity or data errors (SQLSTATE classes 22 and 23): the batch's content, not the database. */
 export function isDataConflict(error: unknown): boolean {
-  const sqlState = (e: unknown): unknown =>
-    // pg and PGlite give the SQLSTATE as code; Prisma's raw queries wrap the driver adapter's error.
-    (e as { meta?: { driverAdapterError?: { cause?: { originalCode?: unknown } } } }).meta?.driverAdapterError?.cause?.originalCode ??
-    (e as { code?: unknown }).code;
-  const code = sqlState(error);
+  const code = sqlStateOf(error);
   return typeof code === "string" && /^2[23][0-9A-Z]{3}$/.test(code);
 }

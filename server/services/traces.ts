@@ -9,7 +9,7 @@ import { type ChatWrite, type LockedChat, writeChats } from "./chat-writes.js";
 import { publishChatEvents } from "../events/pubsub.js";
 import { prismaWriteSql } from "../db/sql-connection.js";
 import { createGroupCommit, type Settled } from "./group-commit.js";
-import { type FinishRow, KEEP_LARGEST_USAGE, NeedsGeneralPath, type RecordRow, type StartRow, type Written, createTraceWrites, isDataConflict } from "./trace-writes.js";
+import { type FinishRow, KEEP_LARGEST_USAGE, NeedsGeneralPath, type RecordRow, type StartRow, type Written, createTraceWrites, isItemByItem } from "./trace-writes.js";
 import { type TokenCounts, isZero, tokensInput } from "./tokens.js";
 import { capOutput } from "./truncate.js";
 import { EARLIEST_INSTANT, LATEST_INSTANT } from "./dates.js";
@@ -341,28 +341,27 @@ export function createTraceService(deps: ServiceDeps) {
    * Commits a batch by the one-statement path, publishes its events, then runs each item it left
    * unwritten (a retried call id, an unknown chat or trace, a finish before its start) through the
    * general path, which answers it with its replayed row or its typed error. A statement failed by
-   * one item's value (SQLSTATE 22, 23) sends every item down the general path, so it fails alone.
+   * one item's value (SQLSTATE 22, 23), or by a chat's lock held elsewhere past the lock timeout
+   * (55P03), sends every item down the general path, so it fails or waits alone.
    */
-  async function commitGroup<D>(items: D[], fast: () => Promise<Written>, general: (item: D) => Promise<ToolTrace>): Promise<Settled<ToolTrace>[]> {
+  async function commitGroup<D>(items: D[], fast: () => Promise<Written>, general: (item: D) => Promise<ToolTrace>): Promise<(Settled<ToolTrace> | Promise<Settled<ToolTrace>>)[]> {
     let written: Written = { traces: new Map(), events: [] };
     try {
       written = await fast();
     } catch (error) {
-      if (!isDataConflict(error)) throw error;
+      if (!isItemByItem(error)) throw error;
       deps.log.warn("traces.batch_statement_refused", { items: items.length, error: error instanceof Error ? error.message : String(error) });
     }
     announce(written);
-    return Promise.all(
-      items.map(async (item, i): Promise<Settled<ToolTrace>> => {
-        const trace = written.traces.get(i);
-        if (trace) return { ok: true, value: trace };
-        try {
-          return { ok: true, value: await general(item) };
-        } catch (error) {
-          return { ok: false, error };
-        }
-      }),
-    );
+    // Items left unwritten go on alone, each answered when its own general path is done.
+    return items.map((item, i): Settled<ToolTrace> | Promise<Settled<ToolTrace>> => {
+      const trace = written.traces.get(i);
+      if (trace) return { ok: true, value: trace };
+      return general(item).then(
+        (value) => ({ ok: true, value }),
+        (error: unknown) => ({ ok: false, error }),
+      );
+    });
   }
 
   const startOne = (d: StartData) => writeChats(deps, [d.chatId], (w) => insertStart(w, w.chats.get(d.chatId)!, d));
