@@ -39,11 +39,18 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
 const CONNECT_TIMEOUT_MS = 5_000;
 
 function openPostgres(connectionString: string, statementTimeoutMs = 0): Database {
-  const pool = { connectionString, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, ...(statementTimeoutMs > 0 ? { statement_timeout: statementTimeoutMs } : {}) };
+  const pool = {
+    connectionString,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    ...(statementTimeoutMs > 0 ? { statement_timeout: statementTimeoutMs } : {}),
+    // Instants are read and written in UTC whatever the server's or database's TimeZone: under a
+    // zone whose old offsets have seconds (Amsterdam in 1900), Prisma read dates back as Invalid Date.
+    options: "-c TimeZone=UTC",
+  };
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool), transactionOptions });
   // Its own pool: each write is one statement, so a few connections carry many writers (two
   // group-commit queues, starts and finishes, with WRITE_CONCURRENCY batches each, and spare).
-  // lock_timeout: a batch that finds a chat's row lock held elsewhere for a second gives up and its
+  // lock_timeout: a batch that finds a chat's row lock held elsewhere for 3 s gives up and its
   // items go one by one through the general path, so other chats' writes in it do not wait with it.
   const writePool = new pg.Pool({ ...pool, max: 2 * WRITE_CONCURRENCY + 2, lock_timeout: WRITE_LOCK_TIMEOUT_MS });
   writePool.on("error", () => {}); // an idle connection's loss is reported by its next query
@@ -120,7 +127,7 @@ async function openPglite(dataDir: string): Promise<Database> {
 /** Group-commit batches in flight per queue on PostgreSQL; what arrives meanwhile joins the next batch. */
 const WRITE_CONCURRENCY = 4;
 /** How long a hot write statement waits for a row lock before its batch takes the general path. */
-const WRITE_LOCK_TIMEOUT_MS = 1_000;
+const WRITE_LOCK_TIMEOUT_MS = 3_000;
 
 /** PGlite has one connection: one batch at a time, and everything that arrives meanwhile joins the next. */
 export const writeConcurrencyOf = (db: Pick<Database, "kind">) => (db.kind === "pglite" ? 1 : WRITE_CONCURRENCY);

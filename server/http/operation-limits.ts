@@ -65,8 +65,12 @@ function tokenLimitedParse(maxTokens: number): Plugin {
  */
 function complexityLimit(maxComplexity: number, pages: OperationLimits["pages"]): Plugin {
   const validated = new WeakMap<DocumentNode, readonly GraphQLError[]>();
-  /** Documents whose cost no variable can change, priced once and found within the limit. */
-  const withinLimit = new WeakSet<DocumentNode>();
+  /**
+   * Operations (a document and the operation name asked for: only that operation is priced) whose
+   * cost no variable can change, priced once and found within the limit.
+   */
+  const withinLimit = new WeakMap<DocumentNode, Set<string>>();
+  const operationOf = (context: unknown) => (context as { params?: { operationName?: string | null } }).params?.operationName ?? "";
   const priced = (schema: GraphQLSchema, document: DocumentNode, context: unknown): GraphQLError[] => {
     const params = (context as { params?: { variables?: unknown; operationName?: string | null } }).params;
     const variables = params?.variables && typeof params.variables === "object" ? (params.variables as Record<string, unknown>) : {};
@@ -78,9 +82,14 @@ function complexityLimit(maxComplexity: number, pages: OperationLimits["pages"])
       const known = validated.get(documentAST);
       const price = () => {
         // A cost known to be within the limit: the variables are still checked here, as pricing would.
-        if (withinLimit.has(documentAST)) return badVariables(schema, documentAST, context);
+        const operation = operationOf(context);
+        if (withinLimit.get(documentAST)?.has(operation)) return badVariables(schema, documentAST, context);
         const refused = priced(schema, documentAST, context);
-        if (refused.length === 0 && !costDependsOnVariables(documentAST)) withinLimit.add(documentAST);
+        if (refused.length === 0 && !costDependsOnVariables(documentAST)) {
+          const known = withinLimit.get(documentAST) ?? new Set<string>();
+          known.add(operation);
+          withinLimit.set(documentAST, known);
+        }
         return refused;
       };
       if (known) {

@@ -65,14 +65,18 @@ export class NeedsGeneralPath extends Error {
 }
 
 // Read back as text where a driver would otherwise return its own type (uuid, enum), and instants as
-// ISO 8601 text: a driver's own parsing of "0001-01-01 00:00:00+00" gave the year 2001.
+// ISO 8601 text in UTC: a driver's own parsing of "0001-01-01 00:00:00+00" gave the year 2001.
 const TRACE_COLUMNS = `id::text, chat_id::text, session_id::text, message_id, tool_call_id, turn_number, tool_name, tool_input,
   tool_output, output_bytes, output_hash, iso(started_at), started_at_from_client, iso(finished_at), latency_ms, start_hash, finish_hash,
   status::text, error, outcome, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, iso(created_at),
   owner_run_id::text, agent_id, agent_type`;
 
 const columnsOf = (alias: string) =>
-  TRACE_COLUMNS.replace(/(^|,\s*)(\w+)/g, `$1${alias}.$2`).replace(/(\w+)\.iso\((\w+)\)/g, "(to_json($1.$2) #>> '{}') AS $2");
+  TRACE_COLUMNS.replace(/(^|,\s*)(\w+)/g, `$1${alias}.$2`).replace(
+    /(\w+)\.iso\((\w+)\)/g,
+    // In UTC whatever the session's TimeZone: an offset with seconds (Amsterdam in 1900) is no ISO JavaScript reads.
+    `to_char($1.$2 AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS $2`,
+  );
 
 interface TraceRecord {
   id: string;

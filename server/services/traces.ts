@@ -328,13 +328,24 @@ export function createTraceService(deps: ServiceDeps) {
     return { chatId: target.chatId, find: (w) => w.tx.toolTrace.findUnique({ where: { chatId_toolCallId: key } }) };
   }
 
-  /** After a hot statement's commit: its rows to whoever keeps them for live frames, then its events. */
+  /**
+   * After a hot statement's commit: its rows to whoever keeps them for live frames, then its events.
+   * The rows are committed whatever happens here: a failure is logged, never answered as the write's.
+   */
   function announce(written: Written): void {
-    if (deps.onTracesCommitted && written.events.length > 0) {
-      const byId = new Map([...written.traces.values()].map((t) => [t.id, t]));
-      deps.onTracesCommitted(written.events.map((e) => ({ trace: byId.get(e.subjectId)!, seq: e.seq })));
+    try {
+      if (deps.onTracesCommitted && written.events.length > 0) {
+        const byId = new Map([...written.traces.values()].map((t) => [t.id, t]));
+        deps.onTracesCommitted(written.events.map((e) => ({ trace: byId.get(e.subjectId)!, seq: e.seq })));
+      }
+    } catch (error) {
+      deps.log.error("traces.committed_rows_not_handed_over", { error });
     }
-    publishChatEvents(deps.bus, written.events);
+    try {
+      publishChatEvents(deps.bus, written.events);
+    } catch (error) {
+      deps.log.error("traces.publish_failed", { error, events: written.events.length });
+    }
   }
 
   /**
