@@ -30,5 +30,5 @@ export function prismaSql(prisma: PrismaClient): SqlConnection {
 
 /** Where no direct connection is given (some tests build services from a Prisma client alone). */
 export function prismaWriteSql(prisma: PrismaClient): WriteSql {
-  return { query: <T>(sql: string, params: unknown[] = []) => prisma.$queryRawUnsafe<T[]>(sql, ...params) };
+  return { query: prismaSql(prisma).query };
 }
