@@ -23,10 +23,20 @@ for (const file of process.argv.slice(2)) {
   const f = (report.numFailedTests ?? 0) + Math.max(report.numRuntimeErrorTestSuites ?? 0, failedFiles);
   const s = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
   console.log(`${file}: ${p} passed, ${f} failed, ${s} skipped`);
+  // Name what failed, with the first line of its message, so the closing lines alone say what to fix.
+  for (const result of report.testResults ?? []) {
+    const failures = (result.assertionResults ?? []).filter((test) => test.status === "failed");
+    for (const test of failures) console.log(`  FAILED ${result.name}: ${test.fullName}: ${firstLine(test.failureMessages?.[0])}`);
+    if (result.status === "failed" && failures.length === 0) console.log(`  FAILED ${result.name}: ${firstLine(result.message)}`);
+  }
   passed += p;
   failed += f;
   skipped += s;
 }
+function firstLine(text) {
+  return String(text ?? "").split("\n").find((line) => line.trim())?.trim().slice(0, 300) ?? "";
+}
+
 if (missing) failed += missing;
 console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(failed > 0 || passed === 0 ? 1 : 0);
