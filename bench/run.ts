@@ -12,6 +12,7 @@ import { measureLive, type LiveResult } from "./live.js";
 import { emptySamples, startFinishLoad, summarize, type LoadResult } from "./load.js";
 import { idleRss } from "./memory.js";
 import { measurePagination, type PaginationResult } from "./pagination.js";
+import { retentionRows, retentionSection } from "./retention.js";
 import { killAll, ROOT, serverCommand } from "./proc.js";
 import { fmt, printTable, ratio, type Row, writeResults } from "./report.js";
 import { insertChat, keysetPageMs, offsetPageMs, openPg, openPgliteDataDir, type RawDb, rowsAround, seedTraces } from "./seed.js";
@@ -33,6 +34,9 @@ const SUBSCRIBERS = (process.env.BENCH_SUBSCRIBERS ?? "100,1000").split(",").map
 const LIVE_MUTATIONS = num("BENCH_LIVE_MUTATIONS", 200);
 const INGEST_SECONDS = num("BENCH_INGEST_SECONDS", 300);
 const PAGE_RUNS = num("BENCH_PAGE_RUNS", 15);
+const RETENTION_TRACES = num("BENCH_RETENTION_TRACES", 300_000);
+/** BENCH_ONLY=retention: that section alone. */
+const ONLY = process.env.BENCH_ONLY?.trim() || undefined;
 const ROUNDS = Math.max(2, Math.round(num("BENCH_ROUNDS", 4) / 2) * 2);
 const CONNECTIONS = 32;
 const DEPTH = Math.floor(TRACES / 2);
@@ -75,6 +79,8 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 process.on("exit", killAll);
 
 async function main() {
+  if (ONLY === "retention") return retentionOnly();
+  if (ONLY) throw new Error(`BENCH_ONLY=${ONLY}: the only section that runs alone is retention`);
   throwaway = await createThrowaway(process.env.DATABASE_URL?.trim() || undefined);
   const kind = throwaway.kind;
   const meta = {
@@ -214,6 +220,10 @@ async function main() {
   const afterPaging = await idleRss(td.child.pid, 1000);
   await td.child.stop();
 
+  // 8b. Ingest with and without the retention pruner, on a throwaway database of its own.
+  log(`retention: start+finish with and without the pruner, ${SECONDS} s each, ${RETENTION_TRACES.toLocaleString("en")} old traces`);
+  const retention = await phase("retention", () => retentionSection({ serverUrl: process.env.DATABASE_URL?.trim() || undefined, oldTraces: RETENTION_TRACES, seconds: SECONDS, log }));
+
   // 9. The table and the file.
   const embedded = kind === "pglite";
   const rows: Row[] = [];
@@ -258,6 +268,7 @@ async function main() {
   rows.push({ figure: `  HTTP ingest rate, 2 clients (traces/s)`, target: "", tracedeck: failures.ingest ? failed("ingest") : fmt(ingest.rowsPerSec, "", 0), baseline: "", ratio: "", met: null });
   rows.push({ figure: `RSS after paging the big chat (MB, peak)`, target: "reported", tracedeck: `${afterPaging.rssMb} (${afterPaging.peakMb})`, baseline: "", ratio: "", met: null });
   const startMedian = median(starts);
+  if (retention) rows.push(...retentionRows(retention));
   rows.push({ figure: "start on the existing database to /healthz 200 (ms, median of 3)", target: "< 2,000 ms (aim)", tracedeck: `${fmt(startMedian, "", 0)} (${starts.map((s) => Math.round(s)).join(", ")})`, baseline: "", ratio: "", met: startMedian < 2000 });
 
   const results = {
@@ -269,12 +280,26 @@ async function main() {
     memory: { idleNewDatabase: idleFresh, idleRestarts: idleRestart, afterIngest: { ...afterIngest, traces: ingest.rows }, afterIngestIdle30s: afterIngestIdle, afterPaging },
     ingest,
     start: { restartsMs: starts.map((s) => round(s, 0)), medianMs: round(startMedian, 0), newDatabaseMs: round(newDatabaseStartMs, 0) },
+    retention,
     table: rows,
     failures,
   };
   const file = writeResults(kind, results);
   console.log(`\nTracedeck benchmark, ${meta.database}, ${meta.date}, ${git}`);
   console.log(`${meta.cpus} CPUs, ${meta.memoryGb} GB, node ${meta.node}, server: ${meta.server}; ${(performance.now() - t0) / 1000 | 0} s\n`);
+  printTable(rows, (line) => console.log(line));
+  console.log(`\nEvery figure: ${file}`);
+}
+
+/** BENCH_ONLY=retention: the retention section alone, with its rows and its file. */
+async function retentionOnly() {
+  const serverUrl = process.env.DATABASE_URL?.trim() || undefined;
+  const kind = serverUrl ? "postgresql" : "pglite";
+  log(`Tracedeck benchmark, retention section only: ${kind}; ${serverCommand().how}; ${git}`);
+  const result = await retentionSection({ serverUrl, oldTraces: RETENTION_TRACES, seconds: SECONDS, log });
+  const rows = retentionRows(result);
+  const file = writeResults(`${kind}-retention`, { meta: { date: new Date().toISOString(), git, node: process.version, cpus: cpus().length, seconds: SECONDS, oldTraces: RETENTION_TRACES }, retention: result, table: rows });
+  console.log("");
   printTable(rows, (line) => console.log(line));
   console.log(`\nEvery figure: ${file}`);
 }

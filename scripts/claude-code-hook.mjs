@@ -33,7 +33,9 @@
 //
 // Environment (Claude Code passes its own environment to command hooks):
 //   TRACEDECK_URL               the server (default http://127.0.0.1:4000; a path prefix is kept)
-//   TRACEDECK_TOKEN             sent as `Authorization: Bearer <token>` when set
+//   TRACEDECK_API_KEY           an API key with the ingest scope, sent as `Authorization: Bearer <key>`
+//                               when set (needed once the server requires keys: AUTH, or beyond loopback)
+//   TRACEDECK_TOKEN             the same, under its earlier name (used when TRACEDECK_API_KEY is unset)
 //   TRACEDECK_HOOK_TIMEOUT_MS   the whole run, stdin included, at most this long (default 2000)
 //   TRACEDECK_HOOK_DEBUG=1      one line on stderr: what was sent and the answer, or why not
 //
@@ -114,7 +116,7 @@ async function main() {
   if (!url) return finish(`TRACEDECK_URL ${JSON.stringify(env.TRACEDECK_URL)} is not an http(s) URL; not sent`);
 
   const headers = { "content-type": "application/json", "content-length": String(body.length), connection: "close" };
-  const token = env.TRACEDECK_TOKEN?.trim();
+  const token = env.TRACEDECK_API_KEY?.trim() || env.TRACEDECK_TOKEN?.trim();
   if (token) headers.authorization = `Bearer ${token}`;
   // https only when asked for: loading it costs start-up time.
   const client = url.protocol === "https:" ? await import("node:https") : http;

@@ -3,24 +3,36 @@
  * into the configured database (DATABASE_URL, else the embedded PGlite in DATA_DIR), as chats with
  * their traces, token usage and turns. Safe to repeat: what is already there is skipped.
  *
- * Exit codes: 0 done; 1 a path or file could not be read (the others were imported) or the
- * database could not be opened; 2 a usage error.
+ * npm run import -- tracedeck <export.jsonl> [more files]: imports chats exported as JSON Lines
+ * (GET /api/chats/:id/export), with their ids. Safe to repeat: a chat already there is skipped.
+ *
+ * Exit codes: 0 done; 1 a path or file could not be read (the others were imported), a chat of an
+ * export was broken or refused (the others were imported), or the database could not be opened;
+ * 2 a usage error.
  */
+import { stat } from "node:fs/promises";
 import path from "node:path";
 import { ConfigError, limitsFrom, loadConfig } from "../server/config.js";
 import type { Database } from "../server/db/client.js";
 import { DataDirLockedError } from "../server/db/data-dir-lock.js";
 import type { ImportProgress, ImportSummary } from "../server/ingest/claude-code/import.js";
+import type { ChatImportResult } from "../server/ingest/tracedeck/import.js";
 import { listTranscriptFiles, TranscriptRefusedError } from "../server/ingest/claude-code/transcript-file.js";
 import { createLogger } from "../server/logger.js";
 import { createStyle, wantsColor } from "./lib/format.js";
 
 const IMPORT_HELP = `Usage: npm run import -- claude-code <file.jsonl | folder> [more paths]
+       npm run import -- tracedeck <export.jsonl> [more files]
 
-Imports Claude Code transcripts (~/.claude/projects/<project>/<session>.jsonl and their
-subagents' transcripts) into Tracedeck: one chat per session, a trace per finished tool call,
-each model step's token usage, and a snapshot per finished turn. Folders are searched
+claude-code: imports Claude Code transcripts (~/.claude/projects/<project>/<session>.jsonl and
+their subagents' transcripts) into Tracedeck: one chat per session, a trace per finished tool
+call, each model step's token usage, and a snapshot per finished turn. Folders are searched
 recursively for *.jsonl files. Importing again adds only what is new.
+
+tracedeck: imports chats exported from Tracedeck as JSON Lines (the chat view's Export, or
+GET /api/chats/<id>/export?format=jsonl), with the same ids, traces, tokens, turns and
+snapshot revisions; the event log is rebuilt. A chat already there is skipped; a chat whose id
+is taken by other content, or with a broken line, is refused whole (its line is named).
 
 The database is the server's: DATABASE_URL, else the embedded PGlite in DATA_DIR (default
 ./data). PGlite allows one process at a time: stop a server running on DATA_DIR first.
@@ -30,13 +42,14 @@ Options:
 
 Examples:
   npm run import -- claude-code ~/.claude/projects
-  npm run import -- claude-code ~/.claude/projects/-home-me-app/0b1c….jsonl`;
+  npm run import -- claude-code ~/.claude/projects/-home-me-app/0b1c….jsonl
+  npm run import -- tracedeck tracedeck-chat-0192….jsonl`;
 
-const SOURCES = ["claude-code"];
+const SOURCES = ["claude-code", "tracedeck"];
 
 class UsageError extends Error {}
 
-function parseArgs(argv: string[]): { help: true } | { help: false; source: string; paths: string[] } {
+function parseArgs(argv: string[]): { help: true } | { help: false; source: "claude-code" | "tracedeck"; paths: string[] } {
   const positional: string[] = [];
   let rest = false;
   for (const arg of argv) {
@@ -46,10 +59,10 @@ function parseArgs(argv: string[]): { help: true } | { help: false; source: stri
     else positional.push(arg);
   }
   const [source, ...paths] = positional;
-  if (source === undefined) throw new UsageError("name the source (claude-code) and the transcripts to import");
-  if (!SOURCES.includes(source)) throw new UsageError(`unknown source "${source}": the only one is claude-code`);
-  if (paths.length === 0) throw new UsageError("give at least one transcript file or folder");
-  return { help: false, source, paths };
+  if (source === undefined) throw new UsageError("name the source (claude-code or tracedeck) and the files to import");
+  if (!SOURCES.includes(source)) throw new UsageError(`unknown source "${source}": the sources are claude-code and tracedeck`);
+  if (paths.length === 0) throw new UsageError(source === "tracedeck" ? "give at least one export file" : "give at least one transcript file or folder");
+  return { help: false, source: source as "claude-code" | "tracedeck", paths };
 }
 
 const n = (value: number) => value.toLocaleString("en-US");
@@ -77,6 +90,41 @@ function summaryLines(s: ImportSummary): string[] {
   ].filter(Boolean);
   if (skipped.length > 0) lines.push(`Skipped: ${skipped.join(", ")}`);
   return lines;
+}
+
+/** Why a path given to the tracedeck source cannot be read as an export file, or undefined. */
+async function exportFileProblem(given: string): Promise<string | undefined> {
+  try {
+    const stats = await stat(given);
+    if (stats.isDirectory()) return "a folder: give the export file itself";
+    if (!stats.isFile()) return "not a regular file";
+    return undefined;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return "no such file";
+    return (error as Error).message;
+  }
+}
+
+/** One line per chat of an export: what became of it. */
+function chatLine(r: ChatImportResult, style: ReturnType<typeof createStyle>): string {
+  const name = `chat ${r.chatId ?? "?"}${r.title ? `  ${JSON.stringify(r.title)}` : ""}`;
+  if (r.status === "imported" && r.counts) {
+    const c = r.counts;
+    return `${name}  imported: +${plural(c.traces, "trace")}, +${plural(c.modelSteps, "model step")}, +${plural(c.snapshotRevisions, "snapshot revision")}, +${plural(c.agentTurns, "agent turn")}, ${plural(r.events ?? 0, "event")}`;
+  }
+  if (r.status === "already-there") return `${name}  already there`;
+  return `${name}  ${style.red(r.status === "broken" ? "broken: not imported" : "refused")}`;
+}
+
+function tracedeckSummary(results: ChatImportResult[], files: number): string {
+  const count = (status: ChatImportResult["status"]) => results.filter((r) => r.status === status).length;
+  const imported = results.filter((r) => r.status === "imported");
+  const traces = imported.reduce((sum, r) => sum + (r.counts?.traces ?? 0), 0);
+  const revisions = imported.reduce((sum, r) => sum + (r.counts?.snapshotRevisions ?? 0), 0);
+  return (
+    `Read ${plural(files, "file")}: ${plural(results.length, "chat")} (${n(count("imported"))} imported, ${n(count("already-there"))} already there, ` +
+    `${n(count("refused"))} refused, ${n(count("broken"))} broken), +${plural(traces, "trace")}, +${plural(revisions, "snapshot revision")}`
+  );
 }
 
 function lockedMessage(dataDir: string, error: Error): string {
@@ -115,6 +163,14 @@ async function main(): Promise<number> {
   let status = 0;
   const files: string[] = [];
   for (const given of args.paths) {
+    if (args.source === "tracedeck") {
+      const why = await exportFileProblem(given);
+      if (why) {
+        fail(`${given}: ${why}`);
+        status = 1;
+      } else files.push(path.resolve(given));
+      continue;
+    }
     try {
       const found = await listTranscriptFiles(given);
       if (found.length === 0) process.stderr.write(`${errStyle.yellow("note:")} no *.jsonl files in ${given}\n`);
@@ -142,7 +198,7 @@ async function main(): Promise<number> {
     return 1;
   }
   // Loaded once the arguments are known: usage errors and --help answer without loading the database's modules.
-  const [{ openDatabase }, { DatabaseUnreachableError }, { MigrationError }, { prepareDatabase }, { createEventBus }, { importTranscripts }, { createServices }] =
+  const [{ openDatabase }, { DatabaseUnreachableError }, { MigrationError }, { prepareDatabase }, { createEventBus }, { importTranscripts }, { importExportFile }, { createServices }] =
     await Promise.all([
       import("../server/db/client.js"),
       import("../server/db/connect-with-retry.js"),
@@ -150,6 +206,7 @@ async function main(): Promise<number> {
       import("../server/db/prepare.js"),
       import("../server/events/pubsub.js"),
       import("../server/ingest/claude-code/import.js"),
+      import("../server/ingest/tracedeck/import.js"),
       import("../server/services/index.js"),
     ]);
   // Migrations and the services log as the server does, but only warnings unless LOG_LEVEL says otherwise.
@@ -180,6 +237,27 @@ async function main(): Promise<number> {
     await prepareDatabase(opened, config, log);
     const services = createServices({ prisma: opened.prisma, bus: createEventBus(), limits: limitsFrom(config), log });
     const where = opened.kind === "pglite" ? `embedded PGlite in ${path.resolve(config.DATA_DIR)}` : "PostgreSQL";
+    if (args.source === "tracedeck") {
+      process.stdout.write(`Importing ${plural(unique.length, "Tracedeck export")} into ${where}\n`);
+      const results: ChatImportResult[] = [];
+      for (const file of unique) {
+        try {
+          await importExportFile({ services, prisma: opened.prisma }, file, (result) => {
+            results.push(result);
+            process.stdout.write(`${chatLine(result, style)}\n`);
+            if (result.status === "broken") fail(`${shown(file)}${result.line ? ` line ${result.line}` : ""}: ${result.message}${result.chatId ? ` (nothing of chat ${result.chatId} was written)` : ""}`);
+            if (result.status === "refused") fail(`${shown(file)}: ${result.message}`);
+          });
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code;
+          if (!code || !["ENOENT", "EACCES", "EISDIR", "EPERM"].includes(code)) throw error;
+          fail(`${shown(file)}: ${(error as Error).message}`);
+          status = 1;
+        }
+      }
+      process.stdout.write(`${tracedeckSummary(results, unique.length)}\n`);
+      return results.some((r) => r.status === "broken" || r.status === "refused") ? 1 : status;
+    }
     process.stdout.write(`Importing ${plural(unique.length, "Claude Code transcript")} into ${where}\n`);
 
     const tty = process.stdout.isTTY === true;

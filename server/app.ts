@@ -3,7 +3,7 @@ import { liveRows } from "./schema/live-rows.js";
 import type { AddressInfo } from "node:net";
 import { type AgentRunner, createAgentRunner } from "./agent/runner.js";
 import type { Sandbox } from "./agent/sandbox.js";
-import { type AgentConfig, agentConfigFrom, type ClaudeCodeConfig, claudeCodeConfigFrom, type Config, limitsFrom } from "./config.js";
+import { type AgentConfig, agentConfigFrom, type ClaudeCodeConfig, claudeCodeConfigFrom, type Config, limitsFrom, retentionConfigFrom } from "./config.js";
 import { isDatabaseUnavailable } from "./db/availability.js";
 import type { Database } from "./db/client.js";
 import type { MigrationFile } from "./db/migrate.js";
@@ -11,18 +11,26 @@ import { createEventBus, type EventBus } from "./events/pubsub.js";
 import { createRedisEventBus } from "./events/redis.js";
 import { type ChatEventRouter, startChatEventRouter } from "./events/router.js";
 import { claudeCodeHooksEndpoint } from "./http/claude-code-hooks.js";
+import { chatExportResource } from "./http/chat-export.js";
+import { chatResourcesEndpoint, restTracesResource } from "./http/rest-traces.js";
 import { dashboardEndpoint } from "./http/dashboard.js";
 import { type ClaudeCodeHooks, createClaudeCodeHooks } from "./ingest/claude-code/hooks.js";
 import { graphiqlAssetsEndpoint } from "./http/graphiql.js";
 import { graphqlEndpoint } from "./http/graphql.js";
 import { healthzEndpoint } from "./http/healthz.js";
+import { otlpTracesEndpoint } from "./http/otlp-traces.js";
 import { createRequestPolicy } from "./http/request-policy.js";
 import { createRouter } from "./http/routes.js";
 import { createHttpServer } from "./http/server.js";
 import { attachGraphQLWebSocket } from "./http/websocket.js";
 import { createTracedeckYoga, type TracedeckYoga } from "./http/yoga.js";
 import type { Logger } from "./logger.js";
+import { type Authenticator, createAuthenticator } from "./auth/authenticator.js";
+import { storeBootstrapKey } from "./auth/bootstrap.js";
+import { authEnabled } from "./auth/mode.js";
+import type { Endpoint } from "./http/routes.js";
 import { createServices, type Services } from "./services/index.js";
+import { scheduleRetention } from "./services/retention.js";
 
 export interface AppOptions {
   config: Config;
@@ -48,6 +56,10 @@ export interface App {
   agent: AgentRunner;
   /** Claude Code's hooks (POST /hooks/claude-code). */
   claudeCode: ClaudeCodeHooks;
+  /** API keys and scopes (auth/): whether they are required, and the checks. */
+  auth: Authenticator;
+  /** Every HTTP endpoint the router serves, in its order (tests enumerate them). */
+  endpoints: readonly Endpoint[];
   /** Subscribes to the event channel and confirms it; start() does this, in-process tests call it. */
   ready(): Promise<void>;
   /** Listens on the configured HOST and PORT (0 picks a free port); resolves to the real URL. */
@@ -99,7 +111,8 @@ export function buildApp(options: AppOptions): App {
     sandbox: options.agentSandbox,
   });
   const claudeCode = createClaudeCodeHooks({ services, config: { ...claudeCodeConfigFrom(config), ...options.claudeCodeConfig }, log });
-  const yoga = createTracedeckYoga({ config, services, router: routerProxy, agent, log, databaseKind: db.kind });
+  const auth = createAuthenticator({ enabled: authEnabled(config), apiKeys: services.apiKeys });
+  const yoga = createTracedeckYoga({ config, services, router: routerProxy, agent, log, databaseKind: db.kind, auth });
 
   const policy = createRequestPolicy(config);
   // Every endpoint is registered here, behind the one guard (Host, Origin, content type, body limit).
@@ -108,17 +121,23 @@ export function buildApp(options: AppOptions): App {
       healthzEndpoint(db, log, options.migrationFiles),
       graphqlEndpoint(yoga),
       claudeCodeHooksEndpoint(claudeCode, log),
+      chatResourcesEndpoint(restTracesResource(yoga, log), chatExportResource(db.prisma, log)),
+      otlpTracesEndpoint({ services, prisma: db.prisma, limits: limitsFrom(config), log }),
       graphiqlAssetsEndpoint,
       dashboardEndpoint(config.DASHBOARD_DIR),
     ],
     policy,
     maxBodyBytes: config.MAX_BODY_BYTES,
     log,
+    auth,
   });
   const http = createHttpServer(handle);
   const server = http.server;
-  const websocket = attachGraphQLWebSocket(server, yoga, { maxPayload: config.WS_MAX_PAYLOAD_BYTES, log, policy });
+  const websocket = attachGraphQLWebSocket(server, yoga, { maxPayload: config.WS_MAX_PAYLOAD_BYTES, log, policy, auth, authRecheckMs: config.WS_AUTH_RECHECK_SECONDS * 1000 });
   let sweepTimer: NodeJS.Timeout | undefined;
+  // The pruner (TRACE_RETENTION_DAYS): configured here, scheduled by start(); off by default.
+  services.retention.configure(retentionConfigFrom(config, db.kind));
+  let retention: { stop(): Promise<void> } | undefined;
 
   let sweeping: Promise<void> = Promise.resolve();
   function sweep(): Promise<void> {
@@ -138,13 +157,17 @@ export function buildApp(options: AppOptions): App {
     yoga,
     agent,
     claudeCode,
+    auth,
+    endpoints: handle.endpoints,
     ready,
     async start(port = config.PORT) {
       await ready();
+      await storeBootstrapKey({ config, apiKeys: services.apiKeys, enabled: auth.enabled, log });
       await sweep();
       await agent.start();
       sweepTimer = setInterval(() => void sweep(), config.SWEEP_INTERVAL_SECONDS * 1000);
       sweepTimer.unref();
+      retention = scheduleRetention(services.retention, log);
       await new Promise<void>((resolve, reject) => {
         server.once("error", reject);
         server.listen(port, config.HOST, () => resolve());
@@ -159,12 +182,14 @@ export function buildApp(options: AppOptions): App {
      */
     async stop() {
       clearInterval(sweepTimer);
+      const retentionStopped = retention?.stop();
       const graceMs = config.SHUTDOWN_GRACE_SECONDS * 1000;
       // Running turns are cancelled first: each saves its snapshot and ends as cancelled.
       await agent.stop(Math.min(graceMs, 5_000));
       const [cut] = await Promise.all([server.listening ? http.drain(graceMs) : 0, websocket.close(graceMs)]);
       if (cut > 0) log.warn("server.requests_cut", { count: cut, graceSeconds: config.SHUTDOWN_GRACE_SECONDS });
       await sweeping;
+      await retentionStopped;
       await claudeCode.idle();
       await routerProxy.close();
       await redis?.close();

@@ -1,6 +1,7 @@
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { z } from "zod";
+import { KEY_PATTERN } from "./auth/keys.js";
 import { fromProjectRoot } from "./project-root.js";
 
 // Digits only: z.coerce.number() took "abc" with a message naming no range, and "0x10" or "1e3" as numbers.
@@ -11,6 +12,15 @@ const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
     .regex(/^-?\d+$/, `must be a whole number ${max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `from ${min} to ${max}`}`)
     .transform(Number)
     .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+// A positive decimal ("0.5", "30"): retention settings take fractions so that tests can use small values.
+const positive = (max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+(\.\d+)?$/, `must be a positive number up to ${max}`)
+    .transform(Number)
+    .pipe(z.number().gt(0, "must be more than 0").max(max, `must be at most ${max}`));
 
 const optionalUrl = (protocols: string[]) =>
   z
@@ -82,7 +92,15 @@ const schema = z.object({
   TRACE_OUTPUT_CAP_BYTES: int(256).default(32768),
   TOOL_INPUT_MAX_BYTES: int(1024).default(262144),
   SNAPSHOT_STATE_MAX_BYTES: int(1024).default(4194304),
+  /** Replace values shaped like credentials (API keys, tokens, private keys, URL passwords) in traces and snapshots before they are stored. */
+  SCRUB_SECRETS: onOff.transform((on) => on ?? true),
   SNAPSHOT_RETENTION: int(1).default(100),
+  /** Traces and events older than this many days are deleted by the pruner (fractions allowed). Unset: kept forever. */
+  TRACE_RETENTION_DAYS: positive(36500).optional(),
+  /** How often the pruner runs when TRACE_RETENTION_DAYS is set (fractions allowed, for tests). */
+  RETENTION_INTERVAL_SECONDS: positive(86400).default(60),
+  /** Rows the pruner deletes per short transaction (traces, and events, of one chat). Unset: 500 on PostgreSQL, 100 on PGlite. */
+  RETENTION_BATCH_SIZE: int(1, 10000).optional(),
   ABANDON_RUNNING_AFTER_SECONDS: int(1).default(3600),
   /** A quiet subscription looks in the event log this often, for an event whose publish was lost. */
   STREAM_IDLE_CHECK_SECONDS: int(1, 3600).default(15),
@@ -108,6 +126,12 @@ const schema = z.object({
   SHUTDOWN_GRACE_SECONDS: int(0, 3600).default(10),
   MAX_BODY_BYTES: int(1024).default(8 * 1024 * 1024),
   WS_MAX_PAYLOAD_BYTES: int(1024).default(8 * 1024 * 1024),
+  /** API keys: auto (required beyond loopback, not on loopback), on (required everywhere), off (loopback only). */
+  AUTH: z.enum(["auto", "on", "off"], { message: "must be auto, on or off" }).default("auto"),
+  /** How often an open WebSocket checks its key again; a revoked or expired one closes it with 4403. */
+  WS_AUTH_RECHECK_SECONDS: int(1, 3600).default(30),
+  /** Stored as an admin key named "bootstrap" at start-up when no admin key exists (never logged). */
+  TRACEDECK_BOOTSTRAP_KEY: secret.refine((key) => key === undefined || KEY_PATTERN.test(key), "must be td_ followed by 43 to 128 base64url characters (A-Z a-z 0-9 _ -)"),
   /** Tracedeck's own coding agent. Unset: on when the server listens on loopback only, off otherwise. */
   AGENT_ENABLED: onOff,
   /** The folder every agent workspace must be inside. Unset: DATA_DIR/workspaces. */
@@ -155,6 +179,13 @@ const checked = schema.superRefine((config, ctx) => {
       message: `listens beyond loopback, so set PUBLIC_URL or ALLOWED_HOSTS to the names clients use to reach it (requests under any other Host are refused)`,
     });
   }
+  if (config.AUTH === "off" && !isLoopbackHost(config.HOST.replace(/^\[|\]$/g, ""))) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["AUTH"],
+      message: `is off, but the server listens beyond loopback (HOST=${config.HOST}): anyone who reaches it could read, write and delete everything. Use AUTH=auto (the default) or on, and API keys`,
+    });
+  }
 });
 
 export type Config = z.infer<typeof schema>;
@@ -193,6 +224,8 @@ export interface Limits {
   maxBatchItems: number;
   /** A file's previous content is journaled for rewind up to this size. */
   journalMaxFileBytes: number;
+  /** Secret-shaped values in traces and snapshots are replaced before storage (SCRUB_SECRETS). */
+  scrubSecrets: boolean;
 }
 
 export function limitsFrom(config: Config): Limits {
@@ -203,10 +236,29 @@ export function limitsFrom(config: Config): Limits {
     snapshotRetention: config.SNAPSHOT_RETENTION,
     maxBatchItems: config.MAX_BATCH_ITEMS,
     journalMaxFileBytes: config.AGENT_JOURNAL_MAX_FILE_BYTES,
+    scrubSecrets: config.SCRUB_SECRETS,
   };
 }
 
 export const defaultLimits: Limits = limitsFrom(loadConfig({}));
+
+/** The pruner's settings (services/retention.ts): off unless TRACE_RETENTION_DAYS is set. */
+export interface RetentionConfig {
+  /** Traces and events older than this many days are deleted; null: retention is off. */
+  days: number | null;
+  intervalMs: number;
+  /** Rows per prune transaction. */
+  batchSize: number;
+}
+
+/**
+ * PGlite runs every statement on the one connection, blocking Node's event loop while it runs: its
+ * batches are smaller (measured in bench/retention.ts: 500-row batches cost ingest far more there).
+ */
+export function retentionConfigFrom(config: Config, databaseKind: "pglite" | "postgresql"): RetentionConfig {
+  const batchSize = config.RETENTION_BATCH_SIZE ?? (databaseKind === "pglite" ? 100 : 500);
+  return { days: config.TRACE_RETENTION_DAYS ?? null, intervalMs: config.RETENTION_INTERVAL_SECONDS * 1000, batchSize };
+}
 
 /** Defaults of a chat's agent settings, and the models each provider gets when none is named. */
 export const DEFAULT_MODELS = { openai: "gpt-4.1-mini", anthropic: "claude-sonnet-4-5", scripted: "demo" } as const;

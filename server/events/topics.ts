@@ -9,7 +9,7 @@ export interface ChatEventMessage {
   /** The chat's event counter at this event: the resume cursor. */
   seq: number;
   kind: ChatEventKind;
-  /** The id of what changed: a trace, a snapshot revision or the chat. */
+  /** The id of what changed: a trace, a snapshot revision, the chat, or (traces_pruned) a trace_prunes row. */
   subjectId: string;
   /** Commit time, ISO 8601. */
   at: string;

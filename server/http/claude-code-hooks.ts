@@ -15,6 +15,7 @@ import type { Endpoint } from "./routes.js";
 export function claudeCodeHooksEndpoint(hooks: ClaudeCodeHooks, log: Logger): Endpoint {
   return {
     path: "/hooks/claude-code",
+    scope: "ingest",
     methods: ["POST"],
     async handle(_req, res, body) {
       let parsed: unknown;

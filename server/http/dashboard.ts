@@ -23,6 +23,8 @@ export function dashboardEndpoint(dir: string): Endpoint {
   const root = resolve(dir);
   return {
     path: "/",
+    // The dashboard's static files: its data comes through /graphql, which asks for the key.
+    scope: "public",
     prefix: true,
     methods: ["GET", "HEAD"],
     async handle(req, res) {

@@ -22,6 +22,8 @@ const files: Record<string, string> = {
 /** GraphiQL's own files, under /graphiql-assets/. */
 export const graphiqlAssetsEndpoint: Endpoint = {
   path: GRAPHIQL_ASSETS,
+  // GraphiQL's own static files: its queries go to /graphql, which asks for the key.
+  scope: "public",
   prefix: true,
   methods: ["GET", "HEAD"],
   handle(req, res) {

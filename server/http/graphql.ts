@@ -7,6 +7,8 @@ import type { TracedeckYoga } from "./yoga.js";
 export function graphqlEndpoint(yoga: TracedeckYoga): Endpoint {
   return {
     path: yoga.graphqlEndpoint,
+    // Each operation's root fields decide (auth/graphql-plugin.ts); GraphiQL's page runs none.
+    scope: "graphql",
     methods: ["GET", "POST", "HEAD", "OPTIONS"],
     async handle(req, res, body) {
       if (req.method === "GET") checkQueryJson(req);

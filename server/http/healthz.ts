@@ -9,6 +9,8 @@ import type { Endpoint } from "./routes.js";
 export function healthzEndpoint(db: Database, log: Logger, migrationFiles?: MigrationFile[]): Endpoint {
   return {
     path: "/healthz",
+    // For load balancers and uptime checks, without a key; it tells the database's state, no data.
+    scope: "public",
     methods: ["GET", "HEAD"],
     async handle(_req, res) {
       const report = await checkHealth(db, log, migrationFiles);

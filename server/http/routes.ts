@@ -1,13 +1,24 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { type Authenticator, AuthRefusal } from "../auth/authenticator.js";
+import { keyFromAuthorization } from "../auth/credentials.js";
+import type { Scope } from "../auth/scopes.js";
 import type { Logger } from "../logger.js";
 import { isSimpleCrossSiteContentType, readBody } from "./body.js";
 import { HttpRefusal, sendJson, sendRefusal } from "./refusal.js";
 import type { RequestPolicy } from "./request-policy.js";
 import { hostOf, originOf } from "./request-policy.js";
 
+/**
+ * Who may call an endpoint when API keys are on: "public" (anyone: static files, /healthz), a
+ * scope the key must hold, or "graphql" (the scope depends on the operation: auth/graphql-plugin.ts).
+ */
+export type EndpointScope = "public" | Scope | "graphql";
+
 /** One HTTP endpoint: the server/http/ file that serves a path. */
 export interface Endpoint {
   path: string;
+  /** Unset: admin. An endpoint nobody thought about is closed, not open. */
+  scope?: EndpointScope;
   /** Serve every path under `path` (which then ends in "/"), not just `path` itself. */
   prefix?: boolean;
   methods: readonly string[];
@@ -20,6 +31,8 @@ export interface RouterOptions {
   policy: RequestPolicy;
   maxBodyBytes: number;
   log: Logger;
+  /** API keys; without one (or with auth off) no key is asked for. */
+  auth?: Authenticator;
 }
 
 /** A client that went away mid-request: its business, not a server fault. */
@@ -28,10 +41,11 @@ const isAbort = (req: IncomingMessage, error: unknown) =>
 
 /**
  * Every request goes through the same guard before its endpoint: the Host check (DNS rebinding),
- * then for a POST the Origin check, the content-type check (no form, multipart or text/plain) and
- * the bounded body read. Endpoints to come are covered by being registered here.
+ * the API key and its scope (when auth is on), then for a POST the Origin check, the content-type
+ * check (no form, multipart or text/plain) and the bounded body read. Endpoints to come are
+ * covered by being registered here. The handler carries the endpoints it serves (tests list them).
  */
-export function createRouter({ endpoints, policy, maxBodyBytes, log }: RouterOptions) {
+export function createRouter({ endpoints, policy, maxBodyBytes, log, auth }: RouterOptions) {
   const find = (path: string) => endpoints.find((e) => (e.prefix ? path.startsWith(e.path) : path === e.path));
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -49,6 +63,17 @@ export function createRouter({ endpoints, policy, maxBodyBytes, log }: RouterOpt
       res.setHeader("allow", endpoint.methods.join(", "));
       throw new HttpRefusal(405, "METHOD_NOT_ALLOWED", `${method} is not allowed on ${path}; use ${endpoint.methods.join(" or ")}`);
     }
+    const scope = endpoint.scope ?? "admin";
+    if (auth?.enabled && scope !== "public" && scope !== "graphql") {
+      // Before the body is read: a caller without a key gets nothing read or parsed.
+      const outcome = await auth.check(keyFromAuthorization(req.headers.authorization), [scope], `${method} ${endpoint.path}`);
+      if (outcome instanceof AuthRefusal) {
+        if (outcome.status === 401) res.setHeader("www-authenticate", 'Bearer realm="tracedeck"');
+        // The body stays unread on the socket: do not read another request from it.
+        if (method === "POST") res.setHeader("connection", "close");
+        throw new HttpRefusal(outcome.status, outcome.code, outcome.message);
+      }
+    }
     let body: Buffer | undefined;
     if (method === "POST") {
       const origin = originOf(req);
@@ -64,7 +89,7 @@ export function createRouter({ endpoints, policy, maxBodyBytes, log }: RouterOpt
     await endpoint.handle(req, res, body);
   }
 
-  return (req: IncomingMessage, res: ServerResponse): void => {
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
     route(req, res).catch((error: unknown) => {
       if (error instanceof HttpRefusal) {
         if (!res.headersSent) return sendRefusal(res, error);
@@ -77,6 +102,7 @@ export function createRouter({ endpoints, policy, maxBodyBytes, log }: RouterOpt
       res.destroy();
     });
   };
+  return Object.assign(handler, { endpoints: endpoints as readonly Endpoint[] });
 }
 
 const pathOf = (req: IncomingMessage) => (req.url ?? "/").split("?")[0]!;

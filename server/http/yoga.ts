@@ -9,6 +9,8 @@ import { createLoaders } from "../schema/loaders/index.js";
 import type { Services } from "../services/index.js";
 import { outageStatusPlugin, publicDatabaseError } from "./database-errors.js";
 import type { AgentRunner } from "../agent/runner.js";
+import type { Authenticator } from "../auth/authenticator.js";
+import { authPlugin } from "../auth/graphql-plugin.js";
 import { renderGraphiQLPage } from "./graphiql.js";
 import { operationLimitPlugins } from "./operation-limits.js";
 
@@ -23,9 +25,11 @@ export interface YogaOptions {
   log: Logger;
   /** Sizes the default complexity limit: PGlite runs in this process and blocks it while it works. */
   databaseKind: "pglite" | "postgresql";
+  /** API keys and scopes per operation (auth/graphql-plugin.ts); without it nothing is checked. */
+  auth?: Authenticator;
 }
 
-export function createTracedeckYoga({ config, services, router, agent, log, databaseKind }: YogaOptions): TracedeckYoga {
+export function createTracedeckYoga({ config, services, router, agent, log, databaseKind, auth }: YogaOptions): TracedeckYoga {
   const limits = {
     maxPageSize: config.MAX_PAGE_SIZE,
     defaultPageSize: config.DEFAULT_PAGE_SIZE,
@@ -65,6 +69,8 @@ export function createTracedeckYoga({ config, services, router, agent, log, data
     // variables (page sizes): operation-limits.ts caches the rest of validation itself.
     parserAndValidationCache: { validationCache: false },
     plugins: [
+      // First: who asks and whether they may, before any limit or execution.
+      ...(auth ? [authPlugin(auth)] : []),
       ...operationLimitPlugins({
         maxDepth: config.MAX_QUERY_DEPTH,
         maxAliases: config.MAX_QUERY_ALIASES,

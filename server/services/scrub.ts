@@ -1,5 +1,8 @@
 import type { JsonValue } from "./json.js";
+import { REDACTED, scrubText } from "./scrub-values.js";
 import { MAX_JSON_DEPTH } from "./validation.js";
+
+export { REDACTED, type Scrubbed, scrubJsonStrings, scrubText } from "./scrub-values.js";
 
 /**
  * The one place Tracedeck decides what is a secret. A snapshot is shown to every viewer and handed
@@ -11,8 +14,11 @@ import { MAX_JSON_DEPTH } from "./validation.js";
  * PascalCase, ALLCAPS followed by a word: "XApiKey" is x api key). Matching the END of the key
  * names the value itself: OPENAI_API_KEY and x-api-key are secrets, apiKeyId and tokenCount are
  * about one. Whole words only: tokenizer, keyboard, author, passage and secretary stay in clear.
+ *
+ * A value is secret when it has a credential's shape, wherever it is (scrub-values.ts): in a
+ * snapshot's strings, and in a trace's input, output and error (traces.ts). SCRUB_SECRETS=false
+ * turns that off; the key rule above always applies to snapshots.
  */
-export const REDACTED = "[redacted]";
 
 /** Phrases (as words) a secret key ends with. */
 const SECRET_PHRASES: readonly string[][] = [
@@ -82,15 +88,17 @@ function guardDepth(depth: number): void {
 
 /**
  * A copy of a JSON value (as `jsonValue` returns it: plain, acyclic, depth-bounded) with the values
- * under secret keys redacted, anywhere in it. Idempotent: scrubbing a scrubbed value changes nothing.
+ * under secret keys redacted, anywhere in it, and (unless `values` is false) the secrets inside its
+ * other strings. Idempotent: scrubbing a scrubbed value changes nothing.
  */
-export function scrubSecrets(value: JsonValue): JsonValue {
-  return scrub(value, 0);
+export function scrubSecrets(value: JsonValue, options: { values?: boolean } = {}): JsonValue {
+  return scrub(value, 0, options.values ?? true);
 }
 
-function scrub(value: JsonValue, depth: number): JsonValue {
+function scrub(value: JsonValue, depth: number, values: boolean): JsonValue {
+  if (typeof value === "string") return values ? scrubText(value).value : value;
   if (value === null || typeof value !== "object") return value;
   guardDepth(depth);
-  if (Array.isArray(value)) return value.map((child) => scrub(child, depth + 1));
-  return Object.fromEntries(Object.entries(value).map(([key, child]) => [key, isSecretKey(key) ? redactAll(child, depth + 1) : scrub(child, depth + 1)]));
+  if (Array.isArray(value)) return value.map((child) => scrub(child, depth + 1, values));
+  return Object.fromEntries(Object.entries(value).map(([key, child]) => [key, isSecretKey(key) ? redactAll(child, depth + 1) : scrub(child, depth + 1, values)]));
 }

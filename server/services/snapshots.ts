@@ -34,13 +34,13 @@ const stateHash = (state: unknown) => createHash("sha256").update(stringify(stat
 
 /**
  * Whether a stored state is the one a replay gives (already scrubbed). The stored one is scrubbed
- * again, so a state saved before the secret words grew still matches its replay; one nested
- * deeper than any accepted input (saved before the depth limit) cannot match.
+ * again, so a state saved before the secret words or shapes grew still matches its replay; one
+ * nested deeper than any accepted input (saved before the depth limit) cannot match.
  */
-function sameState(stored: unknown, given: JsonValue): boolean {
+function sameState(stored: unknown, given: JsonValue, values: boolean): boolean {
   const givenHash = stateHash(given);
   if (stateHash(stored) === givenHash) return true;
-  return jsonProblem(stored, MAX_JSON_DEPTH, Number.POSITIVE_INFINITY) === undefined && stateHash(scrubSecrets(stored as JsonValue)) === givenHash;
+  return jsonProblem(stored, MAX_JSON_DEPTH, Number.POSITIVE_INFINITY) === undefined && stateHash(scrubSecrets(stored as JsonValue, { values })) === givenHash;
 }
 
 /** The last turn a snapshot may close: the chat's next turn, one more, must fit a 32-bit column. */
@@ -63,10 +63,10 @@ export function createSnapshotService(deps: ServiceDeps) {
     // The next turn is one more, and must fit the column too.
     turn: optional(count.min(1, "must be at least 1").max(LAST_TURN, `must be at most ${LAST_TURN}`)),
     sessionId: optional(uuid),
-    // Scrubbed here, before the replay comparison in save() sees it.
+    // Scrubbed here, before the replay comparison in save() sees it: secret keys always, secret-shaped values unless SCRUB_SECRETS=false.
     state: jsonValue("state", limits.snapshotStateMaxBytes)
       .refine((state) => state !== null && typeof state === "object" && !Array.isArray(state), "must be a JSON object")
-      .transform(scrubSecrets),
+      .transform((state) => scrubSecrets(state, { values: limits.scrubSecrets })),
   });
 
   /** Deletes the oldest revisions beyond the retention, never the current one. */
@@ -90,7 +90,7 @@ export function createSnapshotService(deps: ServiceDeps) {
     if (turn > LAST_TURN) throw new ConflictError(`the chat's turns are used up: its open turn ${turn} is past the last, ${LAST_TURN}`, "Chat", d.chatId);
     if (turn < chat.nextTurn) {
       const existing = await w.tx.agentSnapshotRevision.findUnique({ where: { chatId_turn: { chatId: d.chatId, turn } } });
-      if (existing && sameState(existing.state, d.state)) return existing;
+      if (existing && sameState(existing.state, d.state, limits.scrubSecrets)) return existing;
       throw new ConflictError(`turn ${turn} is closed: the chat's next turn is ${chat.nextTurn}`, "Chat", d.chatId);
     }
     const revision = await w.tx.agentSnapshotRevision.create({

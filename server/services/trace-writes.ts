@@ -31,6 +31,8 @@ export interface StartRow {
   ownerRunId: string | null;
   agentId: string | null;
   agentType: string | null;
+  /** Secrets scrubbed from the input (a recorded trace: from its output and error too). */
+  scrubbedCount: number;
 }
 
 /** What a finish sets; null finishedAt/latencyMs are worked out from the stored start. */
@@ -48,10 +50,13 @@ export interface FinishRow {
   outcome: string | null;
   finishHash: string;
   tokens: { input: number; output: number; cacheRead: number; cacheWrite: number; reasoning: number } | null;
+  /** Secrets scrubbed from the output and error: added to the start's count. */
+  scrubbedCount: number;
 }
 
-/** A recorded (already finished) trace: every column known but the chat's defaults. */
-export type RecordRow = StartRow & Omit<FinishRow, "traceId" | "chatId" | "toolCallId" | "finishedAt" | "latencyMs"> & { finishedAt: Date; latencyMs: number };
+/** A recorded (already finished) trace: every column known but the chat's defaults; its count is StartRow's. */
+export type RecordRow = StartRow &
+  Omit<FinishRow, "traceId" | "chatId" | "toolCallId" | "finishedAt" | "latencyMs" | "scrubbedCount"> & { finishedAt: Date; latencyMs: number };
 
 export interface Written {
   /** By the index of the item in the batch; items left out were not written. */
@@ -69,7 +74,7 @@ export class NeedsGeneralPath extends Error {
 const TRACE_COLUMNS = `id::text, chat_id::text, session_id::text, message_id, tool_call_id, turn_number, tool_name, tool_input,
   tool_output, output_bytes, output_hash, iso(started_at), started_at_from_client, iso(finished_at), latency_ms, start_hash, finish_hash,
   status::text, error, outcome, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, iso(created_at),
-  owner_run_id::text, agent_id, agent_type`;
+  owner_run_id::text, agent_id, agent_type, scrubbed_count`;
 
 const columnsOf = (alias: string) =>
   TRACE_COLUMNS.replace(/(^|,\s*)(\w+)/g, `$1${alias}.$2`).replace(
@@ -108,6 +113,7 @@ interface TraceRecord {
   owner_run_id: string | null;
   agent_id: string | null;
   agent_type: string | null;
+  scrubbed_count: number;
 }
 
 type Returned = TraceRecord & { idx: number; seq: number; seq2: number | null };
@@ -146,12 +152,13 @@ function toTrace(r: TraceRecord): ToolTrace {
     ownerRunId: r.owner_run_id,
     agentId: r.agent_id,
     agentType: r.agent_type,
+    scrubbedCount: r.scrubbed_count,
   };
 }
 
 const START_INPUT = `idx int, id uuid, chat_id uuid, session_id uuid, message_id text, tool_call_id text, turn_number int,
   tool_name text, tool_input jsonb, started_at timestamptz, started_at_from_client boolean, start_hash text, created_at timestamptz,
-  owner_run_id uuid, agent_id text, agent_type text`;
+  owner_run_id uuid, agent_id text, agent_type text, scrubbed_count int`;
 
 const FINISH_COLUMNS = `status text, tool_output text, output_bytes int, output_hash text, error text, outcome text, finish_hash text,
   input_tokens int, output_tokens int, cache_read_tokens int, cache_write_tokens int, reasoning_tokens int, has_tokens boolean`;
@@ -185,9 +192,10 @@ WITH input AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(${START_INPUT}))
   locked AS (SELECT id, event_seq, next_turn, current_session_id FROM chats WHERE id IN (SELECT chat_id FROM input) ORDER BY id FOR UPDATE),
   inserted AS (
     INSERT INTO tool_traces (id, chat_id, session_id, message_id, tool_call_id, turn_number, tool_name, tool_input, started_at,
-                             started_at_from_client, start_hash, created_at, owner_run_id, agent_id, agent_type)
+                             started_at_from_client, start_hash, created_at, owner_run_id, agent_id, agent_type, scrubbed_count)
     SELECT i.id, i.chat_id, COALESCE(i.session_id, l.current_session_id), i.message_id, i.tool_call_id, COALESCE(i.turn_number, l.next_turn),
-           i.tool_name, i.tool_input, i.started_at, i.started_at_from_client, i.start_hash, i.created_at, i.owner_run_id, i.agent_id, i.agent_type
+           i.tool_name, i.tool_input, i.started_at, i.started_at_from_client, i.start_hash, i.created_at, i.owner_run_id, i.agent_id, i.agent_type,
+           i.scrubbed_count
       FROM input i JOIN locked l ON l.id = i.chat_id
      ORDER BY i.idx
     ON CONFLICT (chat_id, tool_call_id) DO NOTHING
@@ -206,7 +214,7 @@ SELECT ${columnsOf("ins")}, n.idx, n.last_seq AS seq, NULL::int AS seq2 FROM ins
 // waited for the lock is seen, and this one is left to the general path as a replay or a conflict).
 const FINISH_SQL = `
 WITH input AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(idx int, trace_id uuid, chat_id uuid, tool_call_id text,
-                 finished_at timestamptz, latency_ms int, ${FINISH_COLUMNS})),
+                 finished_at timestamptz, latency_ms int, scrubbed_count int, ${FINISH_COLUMNS})),
   target AS (
     SELECT i.idx, t.id, t.chat_id FROM input i JOIN tool_traces t ON t.id = i.trace_id
     UNION ALL
@@ -223,7 +231,9 @@ WITH input AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(idx int, trace_i
       status = f.status::"TraceStatus", tool_output = f.tool_output, output_bytes = f.output_bytes, output_hash = f.output_hash,
       error = f.error, outcome = f.outcome, finish_hash = f.finish_hash,
       input_tokens = f.input_tokens, output_tokens = f.output_tokens, cache_read_tokens = f.cache_read_tokens,
-      cache_write_tokens = f.cache_write_tokens, reasoning_tokens = f.reasoning_tokens
+      cache_write_tokens = f.cache_write_tokens, reasoning_tokens = f.reasoning_tokens,
+      -- The secrets scrubbed from a finish add to those of its start.
+      scrubbed_count = t.scrubbed_count + f.scrubbed_count
       FROM source f
      WHERE t.id = f.target_id AND t.finish_hash IS NULL
        AND NOT (t.started_at_from_client AND f.finished_at IS NOT NULL AND f.finished_at < t.started_at)
@@ -248,12 +258,12 @@ WITH input AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(${START_INPUT}, 
   locked AS (SELECT id, event_seq, next_turn, current_session_id FROM chats WHERE id IN (SELECT chat_id FROM input) ORDER BY id FOR UPDATE),
   inserted AS (
     INSERT INTO tool_traces (id, chat_id, session_id, message_id, tool_call_id, turn_number, tool_name, tool_input, started_at,
-                             started_at_from_client, start_hash, created_at, owner_run_id, agent_id, agent_type,
+                             started_at_from_client, start_hash, created_at, owner_run_id, agent_id, agent_type, scrubbed_count,
                              finished_at, latency_ms, status, tool_output, output_bytes, output_hash, error, outcome, finish_hash,
                              input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens)
     SELECT i.id, i.chat_id, COALESCE(i.session_id, l.current_session_id), i.message_id, i.tool_call_id, COALESCE(i.turn_number, l.next_turn),
            i.tool_name, i.tool_input, i.started_at, i.started_at_from_client, i.start_hash, i.created_at, i.owner_run_id, i.agent_id, i.agent_type,
-           i.finished_at, i.latency_ms, i.status::"TraceStatus", i.tool_output, i.output_bytes, i.output_hash, i.error, i.outcome, i.finish_hash,
+           i.scrubbed_count, i.finished_at, i.latency_ms, i.status::"TraceStatus", i.tool_output, i.output_bytes, i.output_hash, i.error, i.outcome, i.finish_hash,
            i.input_tokens, i.output_tokens, i.cache_read_tokens, i.cache_write_tokens, i.reasoning_tokens
       FROM input i LEFT JOIN locked l ON l.id = i.chat_id
      ORDER BY i.idx
@@ -306,6 +316,7 @@ const startJson = (r: StartRow, idx: number) => ({
   owner_run_id: r.ownerRunId,
   agent_id: r.agentId,
   agent_type: r.agentType,
+  scrubbed_count: r.scrubbedCount,
 });
 
 const finishJson = (r: Omit<FinishRow, "traceId" | "chatId" | "toolCallId" | "finishedAt" | "latencyMs">) => ({
@@ -365,6 +376,7 @@ export function createTraceWrites(sql: WriteSql) {
           tool_call_id: r.toolCallId,
           finished_at: r.finishedAt?.toISOString() ?? null,
           latency_ms: r.latencyMs,
+          scrubbed_count: r.scrubbedCount,
           ...finishJson(r),
         })),
       );

@@ -13,7 +13,8 @@ import { type FinishRow, KEEP_LARGEST_USAGE, NeedsGeneralPath, type RecordRow, t
 import { type TokenCounts, isZero, tokensInput } from "./tokens.js";
 import { capOutput } from "./truncate.js";
 import { EARLIEST_INSTANT, LATEST_INSTANT } from "./dates.js";
-import { count, date, jsonValue, optional, parseInput, storableText, text, uuid } from "./validation.js";
+import { scrubJsonStrings, scrubText } from "./scrub.js";
+import { count, date, type JsonValue, jsonValue, optional, parseInput, storableText, text, uuid } from "./validation.js";
 
 const label = (max: number) => z.string().min(1, "must not be empty").max(max, `must be at most ${max} characters`).transform(storableText);
 
@@ -62,15 +63,39 @@ const finishTarget = z.union(
   "give traceId, or chatId with toolCallId",
 );
 
-function schemas(toolInputMaxBytes: number) {
-  const start = z.object(startShape(toolInputMaxBytes));
+/**
+ * Secrets in a start's input replaced (scrub.ts), once, as the input is parsed: every entry point
+ * stores, hashes for replays and publishes the scrubbed input. `inputScrubbed` counts them.
+ */
+const scrubInput =
+  (on: boolean) =>
+  <D extends { toolInput: unknown }>(d: D): D & { inputScrubbed: number } => {
+    if (!on) return { ...d, inputScrubbed: 0 };
+    const { value, count: found } = scrubJsonStrings(d.toolInput as JsonValue);
+    return { ...d, toolInput: value, inputScrubbed: found };
+  };
+
+/** The same for a finish's output and error (before the output is capped: a cut must not split a secret). */
+const scrubResult =
+  (on: boolean) =>
+  <D extends { output?: string; error?: string }>(d: D): D & { resultScrubbed: number } => {
+    if (!on) return { ...d, resultScrubbed: 0 };
+    const output = d.output === undefined ? undefined : scrubText(d.output);
+    const error = d.error === undefined ? undefined : scrubText(d.error);
+    return { ...d, output: output?.value, error: error?.value, resultScrubbed: (output?.count ?? 0) + (error?.count ?? 0) };
+  };
+
+function schemas(toolInputMaxBytes: number, scrub: boolean) {
+  const start = z.object(startShape(toolInputMaxBytes)).transform(scrubInput(scrub));
   const record = z
     .object({ ...startShape(toolInputMaxBytes), ...finishShape })
     .superRefine((v, ctx) => {
       if (v.startedAt && v.finishedAt && v.finishedAt < v.startedAt)
         ctx.addIssue({ code: "custom", path: ["finishedAt"], message: "must not be before startedAt" });
-    });
-  const finish = z.object({ traceId: optional(uuid), chatId: optional(uuid), toolCallId: optional(label(512)), ...finishShape });
+    })
+    .transform(scrubInput(scrub))
+    .transform(scrubResult(scrub));
+  const finish = z.object({ traceId: optional(uuid), chatId: optional(uuid), toolCallId: optional(label(512)), ...finishShape }).transform(scrubResult(scrub));
   return { start, record, finish };
 }
 
@@ -134,7 +159,7 @@ function finishHashOf(d: FinishData, outputHash: string | null, tokens: TokenCou
 
 export function createTraceService(deps: ServiceDeps) {
   const { prisma, limits } = deps;
-  const s = schemas(limits.toolInputMaxBytes);
+  const s = schemas(limits.toolInputMaxBytes, limits.scrubSecrets);
   const writes = createTraceWrites(deps.writeSql ?? prismaWriteSql(prisma));
   const groupOptions = { maxInFlight: deps.writeConcurrency ?? 1, maxItems: 256, maxBytes: 8 * 2 ** 20 };
 
@@ -158,6 +183,8 @@ export function createTraceService(deps: ServiceDeps) {
       ownerRunId: d.ownerRunId ?? null,
       agentId: d.agentId ?? null,
       agentType: d.agentType ?? null,
+      // A recorded trace counts its output's and error's secrets too.
+      scrubbedCount: d.inputScrubbed + (finish?.resultScrubbed ?? 0),
     };
   }
 
@@ -227,7 +254,8 @@ export function createTraceService(deps: ServiceDeps) {
       if (trace.finishHash === columns.finishHash) return trace;
       throw new ConflictError(`trace ${trace.id} was already finished with a different result`, "ToolTrace", trace.id);
     }
-    const updated = await w.tx.toolTrace.update({ where: { id: trace.id }, data: columns });
+    // The finish's secrets add to the start's.
+    const updated = await w.tx.toolTrace.update({ where: { id: trace.id }, data: { ...columns, scrubbedCount: { increment: d.resultScrubbed } } });
     if (tokens) await addStepUsage(w, [{ chatId: trace.chatId, stepKey: stepKeyOf(updated), tokens }]);
     w.events.add(trace.chatId, "trace_finished", trace.id);
     return updated;
@@ -447,6 +475,7 @@ export function createTraceService(deps: ServiceDeps) {
         latencyMs: d.latencyMs ?? null,
         ...values,
         tokens,
+        scrubbedCount: d.resultScrubbed,
       };
       return finishes.submit({ d, row }, (d.output?.length ?? 0) + (d.error?.length ?? 0));
     },

@@ -35,10 +35,11 @@ test("the committed schema is sorted: types, and fields within each type, in lex
 
 test("the schema has the operations issue 3 asks for", () => {
   const fields = (type: string) => Object.keys((schema.getType(type) as { getFields(): Record<string, unknown> }).getFields()).sort();
-  expect(fields("Query")).toEqual(["agentStatus", "chat", "chats", "node", "nodes"]);
+  expect(fields("Query")).toEqual(["agentStatus", "apiKeys", "chat", "chats", "node", "nodes", "retention"]);
   expect(fields("Mutation")).toEqual(
     [
       "cancelTurn",
+      "createApiKey",
       "createChat",
       "deleteChat",
       "deleteSnapshot",
@@ -46,6 +47,7 @@ test("the schema has the operations issue 3 asks for", () => {
       "recordToolTraces",
       "renameChat",
       "restoreSnapshot",
+      "revokeApiKey",
       "saveSnapshot",
       "sendMessage",
       "startToolTrace",

@@ -76,11 +76,12 @@ describe("defaults", () => {
       snapshotRetention: 100,
       maxBatchItems: 1000,
       journalMaxFileBytes: 1048576,
+      scrubSecrets: true,
     });
     const limits = limitsFrom(
-      loadConfig({ TRACE_OUTPUT_CAP_BYTES: "1000", TOOL_INPUT_MAX_BYTES: "2048", SNAPSHOT_STATE_MAX_BYTES: "4096", SNAPSHOT_RETENTION: "3", MAX_BATCH_ITEMS: "7" }),
+      loadConfig({ TRACE_OUTPUT_CAP_BYTES: "1000", TOOL_INPUT_MAX_BYTES: "2048", SNAPSHOT_STATE_MAX_BYTES: "4096", SNAPSHOT_RETENTION: "3", MAX_BATCH_ITEMS: "7", SCRUB_SECRETS: "false" }),
     );
-    expect(limits).toEqual({ traceOutputCapBytes: 1000, toolInputMaxBytes: 2048, snapshotStateMaxBytes: 4096, snapshotRetention: 3, maxBatchItems: 7, journalMaxFileBytes: 1048576 });
+    expect(limits).toEqual({ traceOutputCapBytes: 1000, toolInputMaxBytes: 2048, snapshotStateMaxBytes: 4096, snapshotRetention: 3, maxBatchItems: 7, journalMaxFileBytes: 1048576, scrubSecrets: false });
   });
 });
 

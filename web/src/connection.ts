@@ -87,3 +87,84 @@ export function createConnectionTracker() {
     },
   };
 }
+
+/**
+ * The dashboard's API key, when the server asks for one (auth on): kept for this tab only
+ * (sessionStorage), sent as the Authorization header of every query (urql.ts) and in graphql-ws's
+ * connection_init payload. The server says it wants a key by answering 401, or by closing the
+ * WebSocket with 4403; then `needed` turns true and App.vue shows ApiKeyPrompt. With auth off the
+ * server never refuses, and nothing here changes the dashboard.
+ */
+export const API_KEY_STORAGE_KEY = "tracedeck.apiKey";
+
+type KeyStorage = Pick<Storage, "getItem" | "setItem" | "removeItem">;
+
+export interface ApiKeyStore {
+  /** The key to send, or null (reactive). */
+  readonly key: Readonly<Ref<string | null>>;
+  /** Whether the server refused and a key must be asked for (reactive). */
+  readonly needed: Readonly<Ref<boolean>>;
+  /** What the server said when it refused, for the prompt (reactive). */
+  readonly reason: Readonly<Ref<string | null>>;
+  /** The server refused with 401 or closed the socket with 4403. */
+  refused(reason: string): void;
+  /** Keeps a key for the session and stops asking. */
+  save(key: string): void;
+  /** Forgets the kept key. */
+  forget(): void;
+}
+
+export function createApiKeyStore(storage: KeyStorage | undefined): ApiKeyStore {
+  const read = () => {
+    try {
+      return storage?.getItem(API_KEY_STORAGE_KEY) || null;
+    } catch {
+      return null; // storage disabled (privacy settings): the key lives in memory only
+    }
+  };
+  const write = (value: string | null) => {
+    try {
+      if (value === null) storage?.removeItem(API_KEY_STORAGE_KEY);
+      else storage?.setItem(API_KEY_STORAGE_KEY, value);
+    } catch {
+      // as above
+    }
+  };
+  const key = ref<string | null>(read());
+  const needed = ref(false);
+  const reason = ref<string | null>(null);
+  return {
+    key: readonly(key),
+    needed: readonly(needed),
+    reason: readonly(reason),
+    refused(why) {
+      reason.value = why;
+      needed.value = true;
+    },
+    save(value) {
+      key.value = value.trim();
+      write(key.value);
+      needed.value = false;
+      reason.value = null;
+    },
+    forget() {
+      key.value = null;
+      write(null);
+    },
+  };
+}
+
+let sessionStore: ApiKeyStore | undefined;
+/** The tab's one key store (main.ts's client and App.vue share it). */
+export function sessionApiKeys(): ApiKeyStore {
+  if (!sessionStore) {
+    let storage: KeyStorage | undefined;
+    try {
+      storage = globalThis.sessionStorage;
+    } catch {
+      storage = undefined;
+    }
+    sessionStore = createApiKeyStore(storage);
+  }
+  return sessionStore;
+}

@@ -3,9 +3,41 @@
 // shows and the live views resume from. The dashboard talks to the server through GraphQL only.
 import { cacheExchange, Client, fetchExchange, subscriptionExchange } from "@urql/vue";
 import { createClient as createWsClient, type Client as WsClient } from "graphql-ws";
-import { type ConnectionInfo, createConnectionTracker } from "./connection";
+import { type ApiKeyStore, type ConnectionInfo, createConnectionTracker, sessionApiKeys } from "./connection";
 
 export { type ConnectionInfo, ConnectionKey, type ConnectionState } from "./connection";
+
+/** graphql-ws's close code for a refused key (connection_init, or a key revoked or expired since). */
+export const CLOSE_FORBIDDEN = 4403;
+
+/** The Authorization header for the kept key; none without one (auth off needs none). */
+export function authorizationHeaders(keys: ApiKeyStore): Record<string, string> {
+  const key = keys.key.value;
+  return key ? { authorization: `Bearer ${key}` } : {};
+}
+
+/** graphql-ws's connection_init payload for the kept key (read at every connect and reconnect). */
+export function connectionParamsOf(keys: ApiKeyStore): Record<string, string> {
+  return authorizationHeaders(keys);
+}
+
+/** fetch that tells the key store when the server answers 401: the dashboard then asks for a key. */
+export function keyAwareFetch(keys: ApiKeyStore, fetchImpl: typeof fetch = (...args) => globalThis.fetch(...args)): typeof fetch {
+  return async (input, init) => {
+    const response = await fetchImpl(input, init);
+    if (response.status === 401) {
+      let message = "This server requires an API key.";
+      try {
+        const body = (await response.clone().json()) as { errors?: { message?: string }[] };
+        message = body.errors?.[0]?.message ?? message;
+      } catch {
+        // not JSON: the generic message
+      }
+      keys.refused(message);
+    }
+    return response;
+  };
+}
 
 /** ws(s)://host/graphql for the page's own origin (the Vite dev server proxies it to the server). */
 export function graphqlWsUrl(loc: Pick<Location, "protocol" | "host"> = window.location, path = "/graphql"): string {
@@ -25,11 +57,14 @@ export interface TracedeckClient {
   client: Client;
   ws: WsClient;
   connection: ConnectionInfo;
+  /** The API key sent with every request (when the server asks for one). */
+  keys: ApiKeyStore;
   dispose(): void;
 }
 
-export function createTracedeckClient(options: { url?: string; wsUrl?: string } = {}): TracedeckClient {
+export function createTracedeckClient(options: { url?: string; wsUrl?: string; keys?: ApiKeyStore } = {}): TracedeckClient {
   const tracker = createConnectionTracker();
+  const keys = options.keys ?? sessionApiKeys();
   let socket: WebSocket | undefined;
   let pongTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -43,6 +78,7 @@ export function createTracedeckClient(options: { url?: string; wsUrl?: string } 
     shouldRetry: () => true,
     retryWait: (retries) => new Promise((resolve) => setTimeout(resolve, retryDelayMs(retries))),
     keepAlive: KEEP_ALIVE_MS,
+    connectionParams: () => connectionParamsOf(keys),
     on: {
       connecting: () => tracker.connecting(),
       connected: (s) => {
@@ -53,6 +89,8 @@ export function createTracedeckClient(options: { url?: string; wsUrl?: string } 
         socket = undefined;
         clearTimeout(pongTimer);
         tracker.closed(event);
+        const { code, reason } = (event ?? {}) as { code?: number; reason?: string };
+        if (code === CLOSE_FORBIDDEN) keys.refused(reason || "The server refused the API key.");
       },
       // A ping the server does not answer means a dead connection the browser has not noticed
       // (sleep, a NAT that forgot it): close it so the client reconnects and resumes.
@@ -71,6 +109,9 @@ export function createTracedeckClient(options: { url?: string; wsUrl?: string } 
 
   const client = new Client({
     url: options.url ?? "/graphql",
+    // Read at every request, so a key saved later is used at once.
+    fetchOptions: () => ({ headers: authorizationHeaders(keys) }),
+    fetch: keyAwareFetch(keys),
     // The document cache: a query's result is kept until a mutation returns a type it contains.
     exchanges: [
       cacheExchange,
@@ -93,6 +134,7 @@ export function createTracedeckClient(options: { url?: string; wsUrl?: string } 
     client,
     ws,
     connection: tracker.info,
+    keys,
     dispose() {
       tracker.dispose();
       clearTimeout(pongTimer);

@@ -28,7 +28,7 @@ export const ChatEventRef = builder.objectRef<ChatEventMessage>("ChatEvent").imp
     kind: t.field({ type: ChatEventKindEnum, resolve: (e) => e.kind }),
     at: t.field({ type: "DateTime", resolve: (e) => new Date(e.at) }),
     chatId: t.exposeString("chatId"),
-    subjectId: t.exposeString("subjectId", { description: "The UUID of the trace, revision, agent turn, agent message or chat that changed" }),
+    subjectId: t.exposeString("subjectId", { description: "The UUID of the trace, revision, agent turn, agent message or chat that changed; for traces_pruned, of the prune (see `prune`)" }),
     trace: t.field({
       type: ToolTraceRef,
       nullable: true,

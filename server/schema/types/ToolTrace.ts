@@ -68,6 +68,9 @@ export const ToolTraceRef = builder.prismaNode("ToolTrace", {
     tokensUsed: t.field({ type: "BigInt", description: "input + cacheRead + cacheWrite + output", resolve: (trace) => tokensUsed(tokensOf(trace)) }),
     cacheTokens: t.field({ type: "BigInt", description: "cacheRead + cacheWrite", resolve: (trace) => trace.cacheReadTokens + trace.cacheWriteTokens }),
     reasoningTokens: t.exposeInt("reasoningTokens"),
+    scrubbedCount: t.exposeInt("scrubbedCount", {
+      description: "Secrets (API keys, tokens, private keys, URL passwords) replaced by [redacted] in the input, output and error before they were stored; 0 with SCRUB_SECRETS=false",
+    }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
   }),
 });
